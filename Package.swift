@@ -1,0 +1,52 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layering (DESIGN.md): CEpoll <- Wire <- {FIX, WebSocket} <- Broker <- broker (executable).
+// Debian C libraries come in as system libraries named by pkg-config.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Brokerage",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "broker", targets: ["BrokerCLI"]),
+        .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "FIX", targets: ["FIX"]),
+        .library(name: "WebSocket", targets: ["WebSocket"]),
+        .library(name: "Broker", targets: ["Broker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
+    ],
+    targets: [
+        .target(name: "CEpoll", cSettings: [.define("_GNU_SOURCE")]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(
+            name: "Wire",
+            dependencies: ["CEpoll", "COpenSSL", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "FIX", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "WebSocket", dependencies: ["Wire", "CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Broker",
+            dependencies: [
+                "Wire", "FIX", "WebSocket", "CRdKafka", "CHiredis", "CLibPQ", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .executableTarget(name: "BrokerCLI", dependencies: ["Broker", "Wire", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "FIXTests", dependencies: ["FIX", "Wire"]),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "Wire", "CZlib"]),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker", "FIX", "WebSocket", "Wire"]),
+    ]
+)

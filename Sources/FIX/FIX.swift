@@ -1,0 +1,1 @@
+// FIX module. See DESIGN.md.

@@ -1,0 +1,6 @@
+import Testing
+@testable import WebSocket
+
+@Suite struct WebSocketSmokeTests {
+    @Test func moduleLinks() { #expect(Bool(true)) }
+}
