@@ -87,7 +87,7 @@ public final class EventLoop: @unchecked Sendable {
     private let tasks = TaskQueue()
     private let wakePending = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
-    private let threadID = Atomic<UInt>(0)
+    fileprivate let threadID = Atomic<UInt>(0)
 
     // Registration table: epoll user data = generation << 32 | slot, so an event for a slot that
     // was freed and reused is recognised as stale and dropped.
@@ -443,5 +443,14 @@ public final class Semaphore: @unchecked Sendable {
             if sem_timedwait(&sem, &ts) == 0 { return true }
             if errno != EINTR { return false }
         }
+    }
+}
+
+extension EventLoop {
+    /// Runs one iteration without sleeping, on the calling thread (tests drive loops this way).
+    public func runOnceForTests() {
+        threadID.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .relaxed)
+        execute {}
+        runOnce()
     }
 }
