@@ -20,19 +20,6 @@ struct ClientMessage: Decodable {
     var symbols: [String]
 }
 
-/// `{"type":"subscribed","symbols":[...]}` and `{"type":"unsubscribed","symbols":[...]}`.
-struct SubscriptionReply: Encodable {
-    var type: String
-    var symbols: [String]
-}
-
-/// `{"type":"error","code":"unknown_symbol","message":"..."}`.
-struct ErrorReply: Encodable {
-    var type = "error"
-    var code: String
-    var message: String
-}
-
 /// The handler at the end of a WebSocket connection's pipeline.
 final class QuoteSessionHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
@@ -111,16 +98,16 @@ final class QuoteSessionHandler: ChannelInboundHandler {
         do {
             message = try self.decoder.decode(ClientMessage.self, from: text)
         } catch {
-            self.reply(ErrorReply(code: "bad_request", message: "expected {\"action\":...,\"symbols\":[...]}"))
+            self.replyError(code: "bad_request", message: "expected {\"action\":...,\"symbols\":[...]}")
             context.flush()
             return
         }
 
         var known: [String] = []
         var unknown: [String] = []
+        var added: [Int] = []
         switch message.action {
         case "subscribe":
-            var added: [Int] = []
             for name in message.symbols {
                 guard let symbol = self.symbols.indexByName[name] else {
                     unknown.append(name)
@@ -129,9 +116,7 @@ final class QuoteSessionHandler: ChannelInboundHandler {
                 known.append(name)
                 if self.subscribed.insert(symbol).inserted { added.append(symbol) }
             }
-            if !known.isEmpty { self.reply(SubscriptionReply(type: "subscribed", symbols: known)) }
-            // After the reply: each new subscription gets the latest quote of its symbol as a snapshot.
-            for symbol in added { self.fanout.subscribe(self, to: symbol) }
+            if !known.isEmpty { self.reply(type: "subscribed", symbols: known) }
         case "unsubscribe":
             for name in message.symbols {
                 guard let symbol = self.symbols.indexByName[name] else {
@@ -141,25 +126,40 @@ final class QuoteSessionHandler: ChannelInboundHandler {
                 known.append(name)
                 if self.subscribed.remove(symbol) != nil { self.fanout.unsubscribe(self, from: symbol) }
             }
-            if !known.isEmpty { self.reply(SubscriptionReply(type: "unsubscribed", symbols: known)) }
+            if !known.isEmpty { self.reply(type: "unsubscribed", symbols: known) }
         default:
-            self.reply(ErrorReply(code: "bad_request", message: "unknown action \(message.action)"))
+            self.replyError(code: "bad_request", message: "unknown action \(message.action)")
         }
         if !unknown.isEmpty {
-            self.reply(
-                ErrorReply(code: "unknown_symbol", message: "unknown symbol(s): \(unknown.joined(separator: ","))")
-            )
+            self.replyError(code: "unknown_symbol", message: "unknown symbol(s): \(unknown.joined(separator: ","))")
         }
+        // After the replies: each new subscription gets the latest quote of its symbol as a snapshot.
+        for symbol in added { self.fanout.subscribe(self, to: symbol) }
         self.fanout.flushPending()
         context.flush()
     }
 
-    /// Writes a JSON control reply (not counted as a quote, never dropped).
-    private func reply(_ value: some Encodable) {
-        guard let context = self.context, !self.closeSent,
-            let buffer = try? self.encoder.encodeAsByteBuffer(value, allocator: context.channel.allocator)
-        else { return }
-        context.write(Self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
+    /// `{"type":"subscribed","symbols":[...]}` or `{"type":"unsubscribed","symbols":[...]}`.
+    private func reply(type: String, symbols: [String]) {
+        self.reply("{\"type\":\"\(type)\",\"symbols\":\(self.json(symbols))}")
+    }
+
+    /// `{"type":"error","code":"unknown_symbol","message":"..."}`.
+    private func replyError(code: String, message: String) {
+        self.reply("{\"type\":\"error\",\"code\":\(self.json(code)),\"message\":\(self.json(message))}")
+    }
+
+    /// JSONEncoder for the values (it escapes what clients sent); the envelope is written by hand so
+    /// `type` always comes first (JSONEncoder's key order is unspecified).
+    private func json(_ value: some Encodable) -> String {
+        (try? self.encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    /// Writes a control reply as one text frame (not counted as a quote, never dropped).
+    private func reply(_ text: String) {
+        guard let context = self.context, !self.closeSent else { return }
+        let frame = WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(string: text))
+        context.write(Self.wrapOutboundOut(frame), promise: nil)
     }
 
     /// RFC 6455 §5.5.1: answer a close with a close echoing its status code, then close the TCP connection.

@@ -14,7 +14,11 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 
-setvbuf(stdout, nil, _IOLBF, 0)
+/// Writes a line to stderr (the C `stderr` global is not concurrency-safe in Swift 6).
+func printError(_ line: String) {
+    let text = line + "\n"
+    _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+}
 
 let options: Options
 do {
@@ -25,7 +29,7 @@ do {
         print(Options.usage)
         exit(0)
     case .invalid(let reason):
-        fputs("nio-fanout: \(reason)\n\(Options.usage)\n", stderr)
+        printError("nio-fanout: \(reason)\n\(Options.usage)")
         exit(2)
     }
 }
@@ -96,7 +100,7 @@ let serverChannel: any Channel
 do {
     serverChannel = try bootstrap.bind(host: options.host, port: options.port).wait()
 } catch {
-    fputs("nio-fanout: cannot listen on \(options.host):\(options.port): \(error)\n", stderr)
+    printError("nio-fanout: cannot listen on \(options.host):\(options.port): \(error)")
     exit(1)
 }
 
@@ -105,7 +109,8 @@ var signalSources: [any DispatchSourceSignal] = []
 for signo in [SIGTERM, SIGINT] {
     signal(signo, SIG_IGN)
     let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
-    source.setEventHandler { serverChannel.close(promise: nil) }
+    // @Sendable: the handler runs on a Dispatch queue, not on the main actor of this top-level code.
+    source.setEventHandler { @Sendable [serverChannel] in serverChannel.close(promise: nil) }
     source.resume()
     signalSources.append(source)
 }
@@ -114,10 +119,12 @@ feed.start()
 print(
     "nio-fanout listening on \(options.host):\(options.port) rate=\(options.rate) symbols=\(options.symbols)"
         + " threads=\(options.threads)")
+fflush(nil)  // stdout may be a pipe: make the start line visible to whoever waits for it
 
 try? serverChannel.closeFuture.wait()
 let feedStats = try feed.stop().wait()
 let loopStats = try EventLoopFuture.whenAllSucceed(fanouts.map { $0.currentStats() }, on: group.next()).wait()
 print("nio-fanout stopping: \(ServerStats(loops: loopStats.reduce(LoopStats(), +), feed: feedStats).json)")
+fflush(nil)
 try group.syncShutdownGracefully()
 try feedGroup.syncShutdownGracefully()
