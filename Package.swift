@@ -43,6 +43,7 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        .executableTarget(name: "KafkaMock", dependencies: ["CRdKafka"]),
         .executableTarget(name: "BrokerCLI", dependencies: ["Broker", "Wire", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "FIXTests", dependencies: ["FIX", "Wire"]),
