@@ -127,6 +127,8 @@ public final class KafkaConsumer {
     let client: RDKafkaClient
     private let configuration: KafkaConsumerConfiguration
     private let logger: Logger
+    /// Set while driven by an event loop (KafkaEventLoopGlue.swift).
+    var attachment: RDKafkaLoopAttachment?
     /// Reused batch buffer, so draining allocates nothing (`maxMessagesPerDrain` message pointers).
     private let batch: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
 
@@ -144,7 +146,10 @@ public final class KafkaConsumer {
         batch = .allocate(capacity: configuration.maxMessagesPerDrain)
     }
 
-    deinit { batch.deallocate() }
+    deinit {
+        attachment?.cancel()
+        batch.deallocate()
+    }
 
     /// The fd the event loop watches for readability; `drain` when it fires.
     public var wakeupDescriptor: CInt { client.wakeupFD }

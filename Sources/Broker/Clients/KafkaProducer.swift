@@ -105,6 +105,8 @@ public final class KafkaProducer {
     private let configuration: KafkaProducerConfiguration
     private var topics: [String: KafkaTopic] = [:]
     private let logger: Logger
+    /// Set while driven by an event loop (KafkaEventLoopGlue.swift).
+    var attachment: RDKafkaLoopAttachment?
 
     /// Creates the producer. librdkafka connects in the background; nothing blocks.
     /// - Throws: `KafkaError` with `.invalidConfiguration` for bad properties.
@@ -118,6 +120,8 @@ public final class KafkaProducer {
         }
         logger.debug("kafka producer created", metadata: ["bootstrap": "\(configuration.bootstrapServers)"])
     }
+
+    deinit { attachment?.cancel() }
 
     /// The handle for `name`, created on first use and cached.
     /// - Throws: `KafkaError` if librdkafka rejects the topic.

@@ -179,3 +179,49 @@ import Testing
         #expect(KafkaError(.init(rawValue: KafkaError.Code.queueFull.rawValue)).isRetriable)
     }
 }
+
+@Suite struct KafkaEventLoopTests {
+    @Test func producerAndConsumerRunOnTheEventLoop() throws {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: KafkaClientTests.logger)
+        try cluster.createTopic("market.quotes", partitions: 3)
+        let runner = try ClientLoopRunner()
+        defer { runner.shutdown() }
+        final class State { var delivered = 0; var consumed = 0; var producer: KafkaProducer?; var consumer: KafkaConsumer? }
+        nonisolated(unsafe) let state = State()
+        let servers = cluster.bootstrapServers
+        let loop = runner.loop
+        try runner.sync {
+            let p = try KafkaProducer(configuration: .init(bootstrapServers: servers, lingerMilliseconds: 1),
+                                      logger: KafkaClientTests.logger)
+            p.onDelivery = { r in
+                precondition(loop.inEventLoop)
+                if r.error == nil { state.delivered += 1 }
+            }
+            try p.attach(to: loop)
+            let c = try KafkaConsumer(configuration: .init(bootstrapServers: servers, maxMessagesPerDrain: 16),
+                                      logger: KafkaClientTests.logger)
+            try c.assign(topic: "market.quotes")
+            try c.attach(to: loop) { m in
+                precondition(loop.inEventLoop)
+                if m.value.count == 8 { state.consumed += 1 }
+            }
+            for i in 0..<500 {
+                var v = UInt64(i)
+                try withUnsafeBytes(of: &v) { bytes in
+                    _ = try p.produce(to: p.topic("market.quotes"), key: bytes, value: bytes)
+                }
+            }
+            state.producer = p
+            state.consumer = c
+        }
+        // Nobody calls drain here: only the loop's fd watch can make these counts move.
+        #expect(runner.wait { state.delivered == 500 })
+        #expect(runner.wait { state.consumed == 500 })
+        try runner.sync {
+            state.producer?.detach()
+            state.consumer?.detach()
+            state.producer = nil
+            state.consumer = nil
+        }
+    }
+}
