@@ -47,9 +47,8 @@ public struct SimulatedLiquidityProvider: Sendable {
 
     /// Cancels the previous ladder and posts a new one around `referencePrice` (rounded down to the
     /// tick). Levels that would be at a price <= 0 are skipped. Events (including trades against
-    /// resting user orders) are appended to `events`; feed them back through `observe`.
+    /// resting user orders) are appended to `events`; like every book event, feed them to `observe`.
     public mutating func refresh(book: inout OrderBook, referencePrice: Int64, events: inout [OrderBookEvent]) {
-        let start = events.count
         for id in live where book.order(id) != nil { book.cancel(id, events: &events) }
         live.removeAll(keepingCapacity: true)
         let tick = book.configuration.tickSize
@@ -60,7 +59,6 @@ public struct SimulatedLiquidityProvider: Sendable {
             if bidPrice > 0 { post(.buy, bidPrice, &book, &events) }
             post(.sell, ref + offset, &book, &events)
         }
-        for e in events[start...] { observe(e) }
     }
 
     private mutating func post(_ side: OrderSide, _ price: Int64, _ book: inout OrderBook, _ events: inout [OrderBookEvent]) {
@@ -68,8 +66,8 @@ public struct SimulatedLiquidityProvider: Sendable {
         if let id = book.submit(req, events: &events), book.order(id) != nil { live.append(id) }
     }
 
-    /// Updates position and cash from a trade this provider took part in (either side). Call it for
-    /// events produced by user orders too; `refresh` already applies the events it produced.
+    /// Updates position and cash from a trade this provider took part in (either side). Feed every
+    /// event of the book through here exactly once (from `refresh` and from user orders alike).
     /// Self-trades (provider on both sides) change nothing.
     public mutating func observe(_ event: OrderBookEvent) {
         guard case .trade(let t) = event else { return }

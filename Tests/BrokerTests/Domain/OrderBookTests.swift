@@ -294,6 +294,7 @@ private func trades(_ events: [OrderBookEvent]) -> [OrderBookTrade] {
         var events: [OrderBookEvent] = []
         book.submit(OrderBookRequest(side: .buy, qty: 5, price: 1_000_000, owner: 1), events: &events)
         lp.refresh(book: &book, referencePrice: 900_000, events: &events)  // ask at 90.0001 crosses the 100 bid
+        for e in events { lp.observe(e) }
         #expect(lp.position == -5)
         #expect(lp.cash == FixedPointDecimal.cashValue(price: 1_000_000, qty: 5, rounding: .halfUp))
         #expect(book.bestBid?.price == 899_999)
