@@ -161,3 +161,17 @@ public func parseHostPort(_ s: String, key: String) throws(ConfigError) -> (Stri
     guard !host.isEmpty else { throw ConfigError(.invalidValue, origin: key, "expected HOST:PORT, found '\(s)'") }
     return (host, port)
 }
+
+/// Loads the symbol universe named by `symbols.*` (generated symbols when `symbols.generated` > 0).
+/// - Throws: `RoleError` naming the file that could not be read.
+public func loadSymbols(_ config: ConfigFile) throws -> SymbolUniverse {
+    let generated = config.int("symbols.generated")
+    if generated > 0 { return SymbolUniverse.generated(count: generated) }
+    let files = config.strings("symbols.files")
+    if files.isEmpty { return SymbolUniverse.generated(count: 1_000) }
+    let resolved = files.map { SymbolUniverse.resolve(path: $0, executablePath: CommandLine.arguments.first) }
+    for (f, r) in zip(files, resolved) where r == nil {
+        throw RoleError("symbols.files: cannot find '\(f)' (relative paths are tried against the working directory and the executable's location)")
+    }
+    return try SymbolUniverse.load(files: resolved.compactMap { $0 })
+}
