@@ -1,9 +1,8 @@
-// A small, bounded HTTP/1.1 message-head parser (RFC 9112 §2-§5) for the opening handshake and
-// for the plain requests (/health, /metrics) that share the WebSocket port.
+// A small, bounded HTTP/1.1 response-head parser (RFC 9112 §4-§5) for the client side of the
+// opening handshake.
 //
-// Owns: request-line / status-line and header-field parsing with limits on line length, total
-// head size and header count. Bodies are not parsed (GET only here). Wire may later provide a
-// shared HTTP parser; this one stays prefixed so both can coexist.
+// Owns: status-line and header-field parsing with limits on line length, total head size and
+// header count. Requests are parsed by Wire's HTTPRequestParser (server side).
 
 /// Limits on a message head; every one bounds memory per connection before the handshake.
 public struct WebSocketHTTPLimits: Sendable {
@@ -23,9 +22,9 @@ public struct WebSocketHTTPLimits: Sendable {
     }
 }
 
-/// Why a message head was rejected (each maps to a 400/414/431 answer on the server).
+/// Why a response head was rejected.
 public enum WebSocketHTTPParseError: Error, Equatable, Sendable {
-    /// The start line is not METHOD SP TARGET SP VERSION (or VERSION SP CODE SP REASON).
+    /// The status line is not VERSION SP CODE SP REASON.
     case malformedStartLine
     /// The start line is longer than allowed (414 URI Too Long).
     case startLineTooLong
@@ -70,51 +69,6 @@ public struct WebSocketHTTPHeaders: Sendable, Equatable, Sequence {
 
     public static func == (a: WebSocketHTTPHeaders, b: WebSocketHTTPHeaders) -> Bool {
         a.fields.count == b.fields.count && zip(a.fields, b.fields).allSatisfy { $0 == $1 }
-    }
-}
-
-/// A parsed request head.
-public struct WebSocketRequestHead: Sendable, Equatable {
-    /// Method token, e.g. "GET".
-    public var method: String
-    /// The request target as sent, e.g. "/ws?token=abc".
-    public var target: String
-    /// Minor version of HTTP/1.x.
-    public var minorVersion: Int
-    /// Header fields.
-    public var headers: WebSocketHTTPHeaders
-
-    /// The target's path (before '?').
-    public var path: Substring {
-        target.firstIndex(of: "?").map { target[..<$0] } ?? Substring(target)
-    }
-    /// The target's query (after '?'), or nil.
-    public var query: Substring? {
-        target.firstIndex(of: "?").map { target[target.index(after: $0)...] }
-    }
-
-    /// The value of query parameter `name` (no percent-decoding), or nil.
-    public func queryParameter(_ name: String) -> Substring? {
-        guard let q = query else { return nil }
-        for pair in q.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if kv[0] == name { return kv.count == 2 ? kv[1] : "" }
-        }
-        return nil
-    }
-
-    /// Parses a request head from the start of `bytes`.
-    /// - Returns: the head and the bytes it used, or nil when the blank line has not arrived yet.
-    /// - Throws: `WebSocketHTTPParseError` on malformed input or when a limit is exceeded.
-    public static func parse(_ bytes: UnsafeRawBufferPointer,
-                             limits: WebSocketHTTPLimits = .init()) throws(WebSocketHTTPParseError) -> (Self, Int)? {
-        guard let (start, headers, used) = try parseHead(bytes, limits: limits) else { return nil }
-        let parts = start.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty,
-              WebSocketDeflateNegotiation.isToken(String(parts[0])) else { throw .malformedStartLine }
-        guard let minor = httpMinorVersion(parts[2]) else { throw .unsupportedVersion }
-        return (WebSocketRequestHead(method: String(parts[0]), target: String(parts[1]), minorVersion: minor,
-                                     headers: headers), used)
     }
 }
 

@@ -9,8 +9,6 @@ public import Wire
 
 /// Why a handshake was refused, with the HTTP status and reason the server answers with.
 public enum WebSocketHandshakeError: Error, Equatable, Sendable {
-    /// Malformed request head (bad line, too large, too many fields).
-    case malformedRequest(WebSocketHTTPParseError)
     /// Method other than GET (§4.1 item 2).
     case methodNotGet
     /// HTTP version below 1.1 (§4.1 item 2).
@@ -39,20 +37,17 @@ public enum WebSocketHandshakeError: Error, Equatable, Sendable {
     case noResponse
 
     /// HTTP status the server answers with.
-    public var status: Int {
+    public var status: HTTPStatus {
         switch self {
-        case .unsupportedVersion: return 426
-        case .originNotAllowed: return 403
-        case .malformedRequest(.startLineTooLong): return 414
-        case .malformedRequest(.headTooLarge): return 431
-        default: return 400
+        case .unsupportedVersion: return .upgradeRequired
+        case .originNotAllowed: return .forbidden
+        default: return .badRequest
         }
     }
 
     /// Human-readable reason, sent as the response body.
     public var reason: String {
         switch self {
-        case .malformedRequest(let e): return "malformed request: \(e)"
         case .methodNotGet: return "WebSocket upgrade requires GET"
         case .httpVersionTooOld: return "WebSocket upgrade requires HTTP/1.1"
         case .missingHost: return "missing Host header"
@@ -103,38 +98,46 @@ public enum WebSocketServerHandshake {
     public static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
     /// Whether the request asks for a WebSocket upgrade at all (so other requests can go to the router).
-    public static func isUpgradeRequest(_ head: WebSocketRequestHead) -> Bool {
-        head.headers.containsToken("Upgrade", "websocket")
+    public static func isUpgradeRequest(_ head: HTTPRequestHead) -> Bool {
+        head.value(of: "Upgrade", containsToken: "websocket")
+    }
+
+    /// All values of header `name`, in order (a header may repeat, RFC 9110 §5.3).
+    static func values(_ head: HTTPRequestHead, _ name: String) -> [String] {
+        (0..<head.headerCount).compactMap {
+            let f = head.header(at: $0)
+            return f.name.caseInsensitiveEquals(name) ? f.value : nil
+        }
     }
 
     /// Validates an upgrade request (§4.2.1) and chooses subprotocol and extensions (§4.2.2).
     /// - Throws: `WebSocketHandshakeError`; answer with `rejection(for:)`.
-    public static func validate(_ head: WebSocketRequestHead,
+    public static func validate(_ head: HTTPRequestHead,
                                 configuration: WebSocketHandshakeConfiguration) throws(WebSocketHandshakeError)
         -> WebSocketHandshakeResult {
-        guard head.method == "GET" else { throw .methodNotGet }
-        guard head.minorVersion >= 1 else { throw .httpVersionTooOld }
-        guard let host = head.headers.first("Host"), !host.isEmpty else { throw .missingHost }
-        guard head.headers.containsToken("Upgrade", "websocket") else { throw .missingUpgrade }
-        guard head.headers.containsToken("Connection", "upgrade") else { throw .missingConnectionUpgrade }
-        let versions = head.headers.values("Sec-WebSocket-Version")
+        guard head.method == .get else { throw .methodNotGet }
+        guard head.version == .http1_1 else { throw .httpVersionTooOld }
+        guard let host = head["Host"], !host.isEmpty else { throw .missingHost }
+        guard head.value(of: "Upgrade", containsToken: "websocket") else { throw .missingUpgrade }
+        guard head.value(of: "Connection", containsToken: "upgrade") else { throw .missingConnectionUpgrade }
+        let versions = values(head, "Sec-WebSocket-Version")
         guard versions.count == 1, versions[0] == "13" else { throw .unsupportedVersion }
-        let keys = head.headers.values("Sec-WebSocket-Key")
+        let keys = values(head, "Sec-WebSocket-Key")
         guard keys.count == 1, let decoded = WebSocketBase64.decode(keys[0]), decoded.count == 16 else {
             throw .invalidKey
         }
         if let allowed = configuration.allowedOrigins {
-            guard let origin = head.headers.first("Origin"),
+            guard let origin = head["Origin"],
                   allowed.contains(where: { $0.caseInsensitiveEquals(origin) }) else { throw .originNotAllowed }
         }
         var result = WebSocketHandshakeResult()
         if !configuration.subprotocols.isEmpty {
-            let offered = head.headers.values("Sec-WebSocket-Protocol")
+            let offered = values(head, "Sec-WebSocket-Protocol")
                 .flatMap { $0.split(separator: ",").map { String($0).trimmed } }
             result.subprotocol = configuration.subprotocols.first { offered.contains($0) }
         }
         if let d = configuration.deflate {
-            let offers = head.headers.values("Sec-WebSocket-Extensions")
+            let offers = values(head, "Sec-WebSocket-Extensions")
             if !offers.isEmpty {
                 result.deflate = WebSocketDeflateNegotiation.accept(offers: offers, configuration: d)
             }
@@ -142,7 +145,12 @@ public enum WebSocketServerHandshake {
         return result
     }
 
-    /// The 101 Switching Protocols answer (§4.2.2 step 5).
+    /// The 101 Switching Protocols answer (§4.2.2 step 5) to `head`, which `validate` accepted.
+    public static func response(to head: HTTPRequestHead, result: WebSocketHandshakeResult) -> ByteBuffer {
+        response(key: head["Sec-WebSocket-Key"] ?? "", result: result)
+    }
+
+    /// The 101 Switching Protocols answer for a given key.
     public static func response(key: String, result: WebSocketHandshakeResult) -> ByteBuffer {
         var out = ByteBuffer(capacity: 256)
         out.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
@@ -166,9 +174,12 @@ public enum WebSocketServerHandshake {
     /// The refusal for a failed handshake: status, reason body, and for 426 the versions we speak
     /// (§4.4). The connection is closed after it.
     public static func rejection(for error: WebSocketHandshakeError) -> ByteBuffer {
-        var extra = ""
-        if error == .unsupportedVersion { extra = "Sec-WebSocket-Version: 13\r\n" }
-        return WebSocketHTTPResponse.make(status: error.status, headers: extra, body: error.reason + "\n")
+        var headers: [(name: String, value: String)] = [("Content-Type", "text/plain; charset=utf-8")]
+        if error == .unsupportedVersion { headers.append(("Sec-WebSocket-Version", "13")) }
+        var out = ByteBuffer(capacity: 256)
+        HTTPResponse(status: error.status, headers: headers, body: ByteBuffer(string: error.reason + "\n"))
+            .write(into: &out, keepAlive: false)
+        return out
     }
 
     /// Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)) (§4.2.2 step 5.4).
@@ -183,39 +194,6 @@ public enum WebSocketServerHandshake {
         }
         precondition(ok == 1 && length == 20, "EVP_Digest(SHA-1) failed")
         return WebSocketBase64.encode(digest)
-    }
-}
-
-/// Small HTTP response builder for handshake refusals and router answers.
-public enum WebSocketHTTPResponse {
-    /// A complete HTTP/1.1 response with a text body and `Connection: close` unless `keepAlive`.
-    /// - Parameter headers: extra header lines, each ending in CRLF.
-    public static func make(status: Int, headers: String = "", contentType: String = "text/plain; charset=utf-8",
-                            body: String, keepAlive: Bool = false) -> ByteBuffer {
-        var out = ByteBuffer(capacity: 128 + body.utf8.count)
-        out.writeString("HTTP/1.1 \(status) \(reasonPhrase(status))\r\n")
-        out.writeString(headers)
-        out.writeString("Content-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\n")
-        out.writeString(keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n")
-        out.writeString(body)
-        return out
-    }
-
-    static func reasonPhrase(_ status: Int) -> String {
-        switch status {
-        case 200: return "OK"
-        case 204: return "No Content"
-        case 400: return "Bad Request"
-        case 403: return "Forbidden"
-        case 404: return "Not Found"
-        case 408: return "Request Timeout"
-        case 414: return "URI Too Long"
-        case 426: return "Upgrade Required"
-        case 431: return "Request Header Fields Too Large"
-        case 500: return "Internal Server Error"
-        case 503: return "Service Unavailable"
-        default: return "Status"
-        }
     }
 }
 
