@@ -29,11 +29,17 @@ public struct CircuitBreaker: Sendable {
 
         /// Creates a configuration.
         /// - Throws: `RiskConfigurationError` for zero/negative values or fewer than 2 buckets.
-        public init(thresholdBps: Int64 = 1_000, windowNanos: UInt64 = 300_000_000_000,
-                    cooldownNanos: UInt64 = 300_000_000_000, buckets: Int = 10) throws(RiskConfigurationError) {
+        public init(
+            thresholdBps: Int64 = 1_000, windowNanos: UInt64 = 300_000_000_000,
+            cooldownNanos: UInt64 = 300_000_000_000, buckets: Int = 10
+        ) throws(RiskConfigurationError) {
             guard thresholdBps > 0 else { throw .init(key: "circuit_breaker_bps", reason: "must be > 0") }
-            guard (2...64).contains(buckets) else { throw .init(key: "circuit_breaker_buckets", reason: "must be 2...64") }
-            guard windowNanos >= UInt64(buckets) else { throw .init(key: "circuit_breaker_window", reason: "too short") }
+            guard (2...64).contains(buckets) else {
+                throw .init(key: "circuit_breaker_buckets", reason: "must be 2...64")
+            }
+            guard windowNanos >= UInt64(buckets) else {
+                throw .init(key: "circuit_breaker_window", reason: "too short")
+            }
             guard cooldownNanos > 0 else { throw .init(key: "circuit_breaker_cooldown", reason: "must be > 0") }
             self.thresholdBps = thresholdBps
             self.windowNanos = windowNanos

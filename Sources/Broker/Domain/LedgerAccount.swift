@@ -139,7 +139,9 @@ public struct LedgerAccount: Equatable, Sendable {
         }
         seenEventIds.insert(event.eventId)
         let outcome = mutate(event.body)
-        if outcome == .applied, case .orderPartiallyFilled(_, let execId, _, _) = event.body { seenExecIds.insert(execId) }
+        if outcome == .applied, case .orderPartiallyFilled(_, let execId, _, _) = event.body {
+            seenExecIds.insert(execId)
+        }
         if outcome == .applied, case .orderFilled(_, let execId, _, _) = event.body { seenExecIds.insert(execId) }
         return outcome
     }
@@ -163,11 +165,14 @@ public struct LedgerAccount: Equatable, Sendable {
         case .orderPlaced(let orderId, let symbol, let side, let qty, let reservePrice):
             guard openOrders[orderId] == nil else { return .refused(.duplicateOrder) }
             guard qty > 0 else { return .refused(.invalidAmount) }
-            var order = LedgerOpenOrder(symbol: symbol, side: side, openQty: qty, cumQty: 0, reservePrice: reservePrice,
-                                        reservedCash: 0, reservedQty: 0)
+            var order = LedgerOpenOrder(
+                symbol: symbol, side: side, openQty: qty, cumQty: 0, reservePrice: reservePrice,
+                reservedCash: 0, reservedQty: 0)
             if side == .buy {
                 guard reservePrice > 0 else { return .refused(.invalidAmount) }
-                guard let need = Self.buyReservation(qty: qty, reservePrice: reservePrice) else { return .refused(.overflow) }
+                guard let need = Self.buyReservation(qty: qty, reservePrice: reservePrice) else {
+                    return .refused(.overflow)
+                }
                 guard need <= buyingPower else { return .refused(.insufficientFunds) }
                 order.reservedCash = need
                 reservedCash += need
@@ -275,13 +280,18 @@ public struct LedgerAccount: Equatable, Sendable {
         if orderCash != reservedCash { out.append("reservedCash \(reservedCash) != open orders' \(orderCash)") }
         if reservedCash < 0 { out.append("reservedCash negative") }
         if cash != deposited - withdrawn - holdings.values.reduce(0, { $0 + $1.costBasis })
-            + realisedPnL {
+            + realisedPnL
+        {
             out.append("cash \(cash) != deposits - withdrawals - cost basis + realised P&L")
         }
         for (symbol, h) in holdings {
             let orderQty = openOrders.values.filter { $0.symbol == symbol }.reduce(0) { $0 + $1.reservedQty }
-            if orderQty != h.reservedQty { out.append("\(symbol): reservedQty \(h.reservedQty) != open orders' \(orderQty)") }
-            if h.qty < 0 || h.reservedQty < 0 || h.reservedQty > h.qty { out.append("\(symbol): qty \(h.qty) reserved \(h.reservedQty)") }
+            if orderQty != h.reservedQty {
+                out.append("\(symbol): reservedQty \(h.reservedQty) != open orders' \(orderQty)")
+            }
+            if h.qty < 0 || h.reservedQty < 0 || h.reservedQty > h.qty {
+                out.append("\(symbol): qty \(h.qty) reserved \(h.reservedQty)")
+            }
             if h.qty == 0 && h.costBasis != 0 { out.append("\(symbol): flat with cost basis \(h.costBasis)") }
         }
         return out

@@ -34,16 +34,24 @@ public struct MarketHours: Sendable, Equatable {
 
     /// Creates hours from "HH:MM" strings, e.g. `MarketHours(open: "09:15", close: "15:30", utcOffset: "+05:30")`.
     /// - Throws: `RiskConfigurationError` for malformed times or open >= close.
-    public init(open: String, close: String, utcOffset: String = "+00:00",
-                weekdays: UInt8 = MarketHours.weekdaysMonFri) throws(RiskConfigurationError) {
+    public init(
+        open: String, close: String, utcOffset: String = "+00:00",
+        weekdays: UInt8 = MarketHours.weekdaysMonFri
+    ) throws(RiskConfigurationError) {
         guard let o = Self.minutes(open), o < 1_440 else { throw .init(key: "market_open", reason: "expected HH:MM") }
-        guard let c = Self.minutes(close), c <= 1_440 else { throw .init(key: "market_close", reason: "expected HH:MM") }
+        guard let c = Self.minutes(close), c <= 1_440 else {
+            throw .init(key: "market_close", reason: "expected HH:MM")
+        }
         guard o < c else { throw .init(key: "market_close", reason: "must be after market_open") }
         var off = utcOffset
         let sign: Int
         switch off.first {
-        case "+": sign = 1; off.removeFirst()
-        case "-": sign = -1; off.removeFirst()
+        case "+":
+            sign = 1
+            off.removeFirst()
+        case "-":
+            sign = -1
+            off.removeFirst()
         default: throw .init(key: "market_utc_offset", reason: "expected +HH:MM or -HH:MM")
         }
         guard let m = Self.minutes(off), m <= 14 * 60 else {
@@ -56,7 +64,8 @@ public struct MarketHours: Sendable, Equatable {
     private static func minutes(_ s: String) -> Int? {
         let parts = s.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].count == 2, parts[1].count == 2,
-              let h = Int(parts[0]), let m = Int(parts[1]), h >= 0, h <= 24, m >= 0, m < 60 else { return nil }
+            let h = Int(parts[0]), let m = Int(parts[1]), h >= 0, h <= 24, m >= 0, m < 60
+        else { return nil }
         return h * 60 + m
     }
 

@@ -81,12 +81,16 @@ public struct RiskLimits: Sendable, Equatable {
 
     /// Creates limits.
     /// - Throws: `RiskConfigurationError` for a non-positive or inconsistent value.
-    public init(minQty: Int64 = 1, maxQty: Int64 = 1_000_000, tickSize: Int64 = 100, priceBandBps: Int64 = 1_000,
-                marketCollarBps: Int64 = 500, maxOrderValue: Int64 = 1_000_000_000) throws(RiskConfigurationError) {
+    public init(
+        minQty: Int64 = 1, maxQty: Int64 = 1_000_000, tickSize: Int64 = 100, priceBandBps: Int64 = 1_000,
+        marketCollarBps: Int64 = 500, maxOrderValue: Int64 = 1_000_000_000
+    ) throws(RiskConfigurationError) {
         guard minQty >= 1 else { throw .init(key: "min_qty", reason: "must be >= 1") }
         guard maxQty >= minQty else { throw .init(key: "max_qty", reason: "must be >= min_qty") }
         guard tickSize >= 1 else { throw .init(key: "tick_size", reason: "must be > 0") }
-        guard (1...10_000).contains(priceBandBps) else { throw .init(key: "price_band_bps", reason: "must be 1...10000") }
+        guard (1...10_000).contains(priceBandBps) else {
+            throw .init(key: "price_band_bps", reason: "must be 1...10000")
+        }
         guard (0...10_000).contains(marketCollarBps) else {
             throw .init(key: "market_collar_bps", reason: "must be 0...10000")
         }
@@ -236,8 +240,10 @@ public enum RiskCheck {
         public var availableQty: Int64
 
         /// Creates inputs.
-        public init(symbolCount: Int, lastPrice: Int64?, marketOpen: Bool, halted: Bool, withinRateLimit: Bool,
-                    buyingPower: Int64, availableQty: Int64) {
+        public init(
+            symbolCount: Int, lastPrice: Int64?, marketOpen: Bool, halted: Bool, withinRateLimit: Bool,
+            buyingPower: Int64, availableQty: Int64
+        ) {
             self.symbolCount = symbolCount
             self.lastPrice = lastPrice
             self.marketOpen = marketOpen
@@ -252,7 +258,9 @@ public enum RiskCheck {
     /// rate limit, symbol, quantity, price shape, tick, market hours, halt, market reference, band,
     /// order value, buying power (buys) or holdings (sells). Cheap checks on the request come before
     /// checks on market state, and account checks last, so the code a client sees is the most specific.
-    public static func evaluate(_ order: RiskOrder, inputs: Inputs, limits: RiskLimits) -> Result<RiskApproval, RiskRejectCode> {
+    public static func evaluate(_ order: RiskOrder, inputs: Inputs, limits: RiskLimits) -> Result<
+        RiskApproval, RiskRejectCode
+    > {
         if let e = rateLimit(inputs.withinRateLimit) { return .failure(e) }
         if let e = symbolExists(order.symbolId, symbolCount: inputs.symbolCount) { return .failure(e) }
         if let e = quantity(order.qty, limits: limits) { return .failure(e) }
@@ -268,11 +276,14 @@ public enum RiskCheck {
         switch order.side {
         case .buy:
             if let e = buyingPower(reservation: value!, buyingPower: inputs.buyingPower) { return .failure(e) }
-            return .success(RiskApproval(reservePrice: reservePrice, reservedCash: value!, reservedQty: 0, orderValue: value!))
+            return .success(
+                RiskApproval(reservePrice: reservePrice, reservedCash: value!, reservedQty: 0, orderValue: value!))
         case .sell:
             if let e = holdings(qty: order.qty, availableQty: inputs.availableQty) { return .failure(e) }
-            return .success(RiskApproval(reservePrice: reservePrice, reservedCash: 0, reservedQty: order.qty,
-                                         orderValue: value!))
+            return .success(
+                RiskApproval(
+                    reservePrice: reservePrice, reservedCash: 0, reservedQty: order.qty,
+                    orderValue: value!))
         }
     }
 }

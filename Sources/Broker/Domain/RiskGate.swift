@@ -18,8 +18,10 @@ public struct RiskGate: Sendable {
     /// - Parameters:
     ///   - rateBurst: orders a user may send at once (default 20).
     ///   - ratePerSecond: sustained orders per second per user (default 10).
-    public init(symbolCount: Int, limits: RiskLimits = .default, hours: MarketHours = .alwaysOpen,
-                breaker: CircuitBreaker.Configuration = .default, rateBurst: Int64 = 20, ratePerSecond: Int64 = 10) {
+    public init(
+        symbolCount: Int, limits: RiskLimits = .default, hours: MarketHours = .alwaysOpen,
+        breaker: CircuitBreaker.Configuration = .default, rateBurst: Int64 = 20, ratePerSecond: Int64 = 10
+    ) {
         self.limits = limits
         self.hours = hours
         self.breakers = [CircuitBreaker](repeating: CircuitBreaker(configuration: breaker), count: symbolCount)
@@ -28,17 +30,20 @@ public struct RiskGate: Sendable {
 
     /// Checks one order for `user` at `now`. Consumes a rate-limit token whatever the outcome (bad
     /// orders count against the limit too). On success, reserve `RiskApproval`'s amounts.
-    public mutating func check(_ order: RiskOrder, user: String, lastPrice: Int64?, buyingPower: Int64,
-                               availableQty: Int64, now: UInt64) -> Result<RiskApproval, RiskRejectCode> {
+    public mutating func check(
+        _ order: RiskOrder, user: String, lastPrice: Int64?, buyingPower: Int64,
+        availableQty: Int64, now: UInt64
+    ) -> Result<RiskApproval, RiskRejectCode> {
         let allowed = limiter.allow(user, now: now)
         var halted = false
         if let id = order.symbolId, id >= 0, Int(id) < breakers.count {
             _ = breakers[Int(id)].poll(now: now)
             halted = breakers[Int(id)].isHalted(now: now)
         }
-        let inputs = RiskCheck.Inputs(symbolCount: breakers.count, lastPrice: lastPrice,
-                                      marketOpen: hours.isOpen(nanosSinceEpoch: now), halted: halted,
-                                      withinRateLimit: allowed, buyingPower: buyingPower, availableQty: availableQty)
+        let inputs = RiskCheck.Inputs(
+            symbolCount: breakers.count, lastPrice: lastPrice,
+            marketOpen: hours.isOpen(nanosSinceEpoch: now), halted: halted,
+            withinRateLimit: allowed, buyingPower: buyingPower, availableQty: availableQty)
         return RiskCheck.evaluate(order, inputs: inputs, limits: limits)
     }
 

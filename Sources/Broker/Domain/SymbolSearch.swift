@@ -79,7 +79,8 @@ public struct SymbolSearch: Sendable {
             symbolEntries.append(.init(start: start, end: Int32(symbolPool.count), id: id))
             let name = Self.normalize(universe.companyName(of: id))
             if popularity == nil {
-                weights.append(Self.defaultPopularity(symbolLength: Int(symbolPool.count) - Int(start), normalizedName: name))
+                weights.append(
+                    Self.defaultPopularity(symbolLength: Int(symbolPool.count) - Int(start), normalizedName: name))
             }
             let nameStart = namePool.count
             namePool.append(contentsOf: name)
@@ -118,8 +119,10 @@ public struct SymbolSearch: Sendable {
         defaultPopularity(symbolLength: symbol.utf8.count, normalizedName: normalize(companyName))
     }
 
-    private static let minorMarkers = ["WARRANT", "RIGHT", " UNIT", "NOTES", "DEBENTURE", "PREFERRED",
-                                       "DEPOSITARY RECEIPT"].map { Array($0.utf8) }
+    private static let minorMarkers = [
+        "WARRANT", "RIGHT", " UNIT", "NOTES", "DEBENTURE", "PREFERRED",
+        "DEPOSITARY RECEIPT",
+    ].map { Array($0.utf8) }
     private static let fundMarkers = ["ETF", "FUND", "TRUST", "DEPOSITARY SHARE", "ADS", "INDEX"].map { Array($0.utf8) }
 
     static func defaultPopularity(symbolLength: Int, normalizedName name: [UInt8]) -> UInt32 {
@@ -191,7 +194,10 @@ public struct SymbolSearch: Sendable {
                 pendingSpace = !out.isEmpty
                 continue
             }
-            if pendingSpace { out.append(0x20); pendingSpace = false }
+            if pendingSpace {
+                out.append(0x20)
+                pendingSpace = false
+            }
             out.append(upper(b))
         }
         return out
@@ -214,7 +220,11 @@ struct PrefixIndex: Sendable {
     init(pool: [UInt8], entries unsorted: [Entry], scores: [UInt64]) {
         self.pool = pool
         // Sort by key bytes; the first 16 bytes as two big-endian integers settle most comparisons.
-        struct Keyed { var h0: UInt64; var h1: UInt64; var e: Entry }
+        struct Keyed {
+            var h0: UInt64
+            var h1: UInt64
+            var e: Entry
+        }
         var keyed: [Keyed] = unsorted.map { e in
             var h0: UInt64 = 0
             var h1: UInt64 = 0
@@ -299,8 +309,14 @@ struct PrefixIndex: Sendable {
         var l = first + leafBase
         var r = end + leafBase
         while l < r {
-            if l & 1 == 1 { heap.push(l, key: key(l)); l += 1 }
-            if r & 1 == 1 { r -= 1; heap.push(r, key: key(r)) }
+            if l & 1 == 1 {
+                heap.push(l, key: key(l))
+                l += 1
+            }
+            if r & 1 == 1 {
+                r -= 1
+                heap.push(r, key: key(r))
+            }
             l >>= 1
             r >>= 1
         }

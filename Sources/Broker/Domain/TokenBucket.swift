@@ -74,7 +74,9 @@ public struct OrderRateLimiter<Key: Hashable & Sendable>: Sendable {
 
     /// Admits one order for `key` at `now` if its bucket has a token.
     public mutating func allow(_ key: Key, now: UInt64) -> Bool {
-        if buckets[key] == nil { buckets[key] = TokenBucket(capacity: capacity, refillPerSecond: refillPerSecond, now: now) }
+        if buckets[key] == nil {
+            buckets[key] = TokenBucket(capacity: capacity, refillPerSecond: refillPerSecond, now: now)
+        }
         return buckets[key]!.tryConsume(now: now)
     }
 

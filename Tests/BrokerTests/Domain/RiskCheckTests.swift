@@ -1,21 +1,27 @@
 // Tests for every risk rule (failing and passing), the evaluation order, and the gate.
 import Testing
+
 @testable import Broker
 
 private func px(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) }
 
 @Suite struct RiskCheckTests {
-    let limits = try! RiskLimits(minQty: 1, maxQty: 1_000, tickSize: 500, priceBandBps: 1_000, marketCollarBps: 500,
-                                 maxOrderValue: 10_000_000)  // tick 0.05, band 10%, max 100,000.00
+    let limits = try! RiskLimits(
+        minQty: 1, maxQty: 1_000, tickSize: 500, priceBandBps: 1_000, marketCollarBps: 500,
+        maxOrderValue: 10_000_000)  // tick 0.05, band 10%, max 100,000.00
 
-    func inputs(last: Int64? = px("100"), open: Bool = true, halted: Bool = false, rate: Bool = true,
-                bp: Int64 = 100_000_000, avail: Int64 = 0) -> RiskCheck.Inputs {
-        RiskCheck.Inputs(symbolCount: 10, lastPrice: last, marketOpen: open, halted: halted, withinRateLimit: rate,
-                         buyingPower: bp, availableQty: avail)
+    func inputs(
+        last: Int64? = px("100"), open: Bool = true, halted: Bool = false, rate: Bool = true,
+        bp: Int64 = 100_000_000, avail: Int64 = 0
+    ) -> RiskCheck.Inputs {
+        RiskCheck.Inputs(
+            symbolCount: 10, lastPrice: last, marketOpen: open, halted: halted, withinRateLimit: rate,
+            buyingPower: bp, availableQty: avail)
     }
 
     func buy(_ qty: Int64 = 10, _ price: String? = "100", symbol: Int32? = 1) -> RiskOrder {
-        RiskOrder(symbolId: symbol, side: .buy, type: price == nil ? .market : .limit, qty: qty, limitPrice: price.map(px))
+        RiskOrder(
+            symbolId: symbol, side: .buy, type: price == nil ? .market : .limit, qty: qty, limitPrice: price.map(px))
     }
 
     func code(_ r: Result<RiskApproval, RiskRejectCode>) -> RiskRejectCode? {
@@ -33,7 +39,9 @@ private func px(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) }
         #expect(RiskCheck.quantity(1_001, limits: limits) == .invalidQuantity)
         #expect(RiskCheck.priceShape(buy()) == nil && RiskCheck.priceShape(buy(10, nil)) == nil)
         #expect(RiskCheck.priceShape(buy(10, "0")) == .invalidPrice)
-        #expect(RiskCheck.priceShape(RiskOrder(symbolId: 1, side: .buy, type: .market, qty: 1, limitPrice: 5)) == .invalidPrice)
+        #expect(
+            RiskCheck.priceShape(RiskOrder(symbolId: 1, side: .buy, type: .market, qty: 1, limitPrice: 5))
+                == .invalidPrice)
         #expect(RiskCheck.tick(px("100.05"), limits: limits) == nil)
         #expect(RiskCheck.tick(px("100.01"), limits: limits) == .offTick)
         #expect(RiskCheck.priceBand(px("110"), last: px("100"), limits: limits) == nil)
@@ -57,14 +65,21 @@ private func px(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) }
 
     @Test func evaluateApprovesWithReservation() {
         let r = RiskCheck.evaluate(buy(10, "100.05"), inputs: inputs(), limits: limits)
-        #expect(r == .success(RiskApproval(reservePrice: px("100.05"), reservedCash: 100_050, reservedQty: 0,
-                                           orderValue: 100_050)))
+        #expect(
+            r
+                == .success(
+                    RiskApproval(
+                        reservePrice: px("100.05"), reservedCash: 100_050, reservedQty: 0,
+                        orderValue: 100_050)))
         let sell = RiskOrder(symbolId: 1, side: .sell, type: .market, qty: 4, limitPrice: nil)
-        #expect(RiskCheck.evaluate(sell, inputs: inputs(avail: 4), limits: limits)
-            == .success(RiskApproval(reservePrice: px("100"), reservedCash: 0, reservedQty: 4, orderValue: 40_000)))
+        #expect(
+            RiskCheck.evaluate(sell, inputs: inputs(avail: 4), limits: limits)
+                == .success(RiskApproval(reservePrice: px("100"), reservedCash: 0, reservedQty: 4, orderValue: 40_000)))
         // Market buy reserves at last + 5% collar, rounded up to the tick: 100 -> 105.00; 100.03 -> 105.05.
-        #expect(RiskCheck.evaluate(buy(2, nil), inputs: inputs(), limits: limits)
-            == .success(RiskApproval(reservePrice: px("105"), reservedCash: 21_000, reservedQty: 0, orderValue: 21_000)))
+        #expect(
+            RiskCheck.evaluate(buy(2, nil), inputs: inputs(), limits: limits)
+                == .success(
+                    RiskApproval(reservePrice: px("105"), reservedCash: 21_000, reservedQty: 0, orderValue: 21_000)))
         #expect(RiskCheck.collarPrice(side: .buy, last: px("100.03"), limits: limits) == px("105.05"))
     }
 
@@ -81,8 +96,10 @@ private func px(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) }
             (buy(10, "120"), inputs(), .priceOutOfBand),
             (buy(1_000, "100.05"), inputs(), .maxOrderValue),
             (buy(10, "100"), inputs(bp: 99_999), .insufficientFunds),
-            (RiskOrder(symbolId: 1, side: .sell, type: .limit, qty: 3, limitPrice: px("100")), inputs(avail: 2),
-             .insufficientHoldings),
+            (
+                RiskOrder(symbolId: 1, side: .sell, type: .limit, qty: 3, limitPrice: px("100")), inputs(avail: 2),
+                .insufficientHoldings
+            ),
         ]
         for (order, inp, expected) in cases {
             #expect(code(RiskCheck.evaluate(order, inputs: inp, limits: limits)) == expected)
@@ -138,7 +155,8 @@ private func px(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) }
 }
 
 @Suite struct CircuitBreakerTests {
-    let config = try! CircuitBreaker.Configuration(thresholdBps: 1_000, windowNanos: 10_000, cooldownNanos: 5_000, buckets: 10)
+    let config = try! CircuitBreaker.Configuration(
+        thresholdBps: 1_000, windowNanos: 10_000, cooldownNanos: 5_000, buckets: 10)
 
     @Test func haltsOnLargeMoveWithinWindowAndResumesAfterCooldown() {
         var cb = CircuitBreaker(configuration: config)
@@ -214,16 +232,19 @@ private func px(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) }
         #expect(MarketHours.alwaysOpen.isOpen(nanosSinceEpoch: 0))
         #expect(throws: RiskConfigurationError.self) { try MarketHours(open: "9:15", close: "15:30") }
         #expect(throws: RiskConfigurationError.self) { try MarketHours(open: "16:00", close: "15:30") }
-        #expect(throws: RiskConfigurationError.self) { try MarketHours(open: "09:00", close: "10:00", utcOffset: "05:30") }
+        #expect(throws: RiskConfigurationError.self) {
+            try MarketHours(open: "09:00", close: "10:00", utcOffset: "05:30")
+        }
         #expect(throws: RiskConfigurationError.self) { try MarketHours(open: "09:00", close: "10:00", weekdays: 0) }
     }
 }
 
 @Suite struct RiskGateTests {
     @Test func gateCombinesLimiterBreakerAndHours() throws {
-        var gate = RiskGate(symbolCount: 2, limits: try RiskLimits(tickSize: 1),
-                            breaker: try .init(thresholdBps: 500, windowNanos: 1_000, cooldownNanos: 1_000, buckets: 4),
-                            rateBurst: 2, ratePerSecond: 1)
+        var gate = RiskGate(
+            symbolCount: 2, limits: try RiskLimits(tickSize: 1),
+            breaker: try .init(thresholdBps: 500, windowNanos: 1_000, cooldownNanos: 1_000, buckets: 4),
+            rateBurst: 2, ratePerSecond: 1)
         let order = RiskOrder(symbolId: 0, side: .buy, type: .limit, qty: 1, limitPrice: 1_000_000)
         func check(_ now: UInt64, user: String = "u") -> Result<RiskApproval, RiskRejectCode> {
             gate.check(order, user: user, lastPrice: 1_000_000, buyingPower: 1_000_000, availableQty: 0, now: now)
@@ -238,7 +259,8 @@ private func px(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) }
         #expect((try? check(5, user: "other").get()) != nil)
 
         var closed = RiskGate(symbolCount: 1, hours: try MarketHours(open: "09:00", close: "10:00"))
-        #expect(closed.check(order, user: "u", lastPrice: nil, buyingPower: 10_000_000, availableQty: 0, now: 0)
-            == .failure(.marketClosed))
+        #expect(
+            closed.check(order, user: "u", lastPrice: nil, buyingPower: 10_000_000, availableQty: 0, now: 0)
+                == .failure(.marketClosed))
     }
 }

@@ -1,6 +1,7 @@
 // Tests for symbol search: tiers, popularity ranking, a brute-force cross-check, and a latency
 // sanity bound at 100,000 symbols.
 import Testing
+
 @testable import Broker
 
 @Suite struct SymbolSearchTests {
@@ -36,7 +37,8 @@ import Testing
         var s = SymbolSearch(universe: u, popularity: [1, 10, 500, 50, 60, 20, 999])
         let hits = s.search("ap")
         #expect(hits.map { u.name(of: $0.symbolId) } == ["AP", "APZ", "APW", "APX", "YY", "ZZ"])
-        #expect(hits.map(\.tier) == [.exactSymbol, .symbolPrefix, .symbolPrefix, .symbolPrefix, .companyName, .companyName])
+        #expect(
+            hits.map(\.tier) == [.exactSymbol, .symbolPrefix, .symbolPrefix, .symbolPrefix, .companyName, .companyName])
         #expect(names(s, "ap", limit: 2) == ["AP", "APZ"])
         #expect(s.search("ltd").isEmpty && s.search("the").isEmpty)
         #expect(names(s, "  APEX  ") == ["YY", "ZZ"])
@@ -51,7 +53,8 @@ import Testing
         #expect(SymbolSearch.defaultPopularity(symbol: "AAPL", companyName: "Apple Inc. - Common Stock") == 990)
         #expect(SymbolSearch.defaultPopularity(symbol: "AACBW", companyName: "Artius II - Warrant") == 80)
         #expect(SymbolSearch.defaultPopularity(symbol: "QQQ", companyName: "Invesco QQQ Trust, Series 1") == 400)
-        #expect(SymbolSearch.defaultPopularity(symbol: "TCS", companyName: "Tata Consultancy Services Limited") == 1_000)
+        #expect(
+            SymbolSearch.defaultPopularity(symbol: "TCS", companyName: "Tata Consultancy Services Limited") == 1_000)
     }
 
     /// The index agrees with a brute-force scan on every 1-3 letter prefix of a generated universe.
@@ -88,8 +91,10 @@ import Testing
     /// sanity bound so a loaded CI machine running a debug build cannot flake it.
     @Test func latencyAtHundredThousandSymbols() {
         let s = SymbolSearch(universe: .generated(count: 100_000))
-        let queries = ["S", "S1", "S12", "S123", "S1234", "S99999", "A", "AP", "APE", "APEX", "ORION", "ORION QUANTUM",
-                       "Q", "SOLAR EN", "Z", "ZENITH", "TITAN STEEL", "NOPE", "E", "EN"]
+        let queries = [
+            "S", "S1", "S12", "S123", "S1234", "S99999", "A", "AP", "APE", "APEX", "ORION", "ORION QUANTUM",
+            "Q", "SOLAR EN", "Z", "ZENITH", "TITAN STEEL", "NOPE", "E", "EN",
+        ]
         var samples: [Duration] = []
         let clock = ContinuousClock()
         for _ in 0..<10 {

@@ -1,6 +1,7 @@
 // Tests for interning, allocation-free lookup, CSV loading and the generated universe.
 import Testing
 import Wire
+
 @testable import Broker
 
 @Suite struct SymbolUniverseTests {
@@ -32,15 +33,17 @@ import Wire
     }
 
     @Test func csvWithBomQuotesFooterAndDuplicates() throws {
-        let csv = "\u{FEFF}SYMBOL,NAME OF COMPANY\r\nM&M,Mahindra & Mahindra Limited\r\n"
+        let csv =
+            "\u{FEFF}SYMBOL,NAME OF COMPANY\r\nM&M,Mahindra & Mahindra Limited\r\n"
             + "AAL,\"American Airlines Group, Inc. - Common Stock\"\r\nQ,\"Say \"\"hi\"\"\"\r\n\r\n"
             + "File Creation Time: 0731202621:31,\n,\n"
         let rows = try SymbolUniverse.parseCSV(Array(csv.utf8), source: "t")
-        #expect(rows == [
-            SymbolListing(symbol: "M&M", companyName: "Mahindra & Mahindra Limited"),
-            SymbolListing(symbol: "AAL", companyName: "American Airlines Group, Inc. - Common Stock"),
-            SymbolListing(symbol: "Q", companyName: "Say \"hi\""),
-        ])
+        #expect(
+            rows == [
+                SymbolListing(symbol: "M&M", companyName: "Mahindra & Mahindra Limited"),
+                SymbolListing(symbol: "AAL", companyName: "American Airlines Group, Inc. - Common Stock"),
+                SymbolListing(symbol: "Q", companyName: "Say \"hi\""),
+            ])
         let u = try SymbolUniverse(listings: rows + [SymbolListing(symbol: "AAL", companyName: "dup")])
         #expect(u.count == 3)
         #expect(u.duplicatesSkipped == 1)
