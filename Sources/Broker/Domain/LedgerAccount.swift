@@ -326,3 +326,30 @@ public struct LedgerTotals: Equatable, Sendable {
         return symbols.allSatisfy { (shares[$0] ?? 0) + (counterpartyShares[$0] ?? 0) == 0 }
     }
 }
+
+/// Every account, keyed by user id: what a ledger service (or the embedded journal) folds the
+/// whole `ledger.events` stream into. Accounts are created by their first event.
+public struct LedgerAccounts: Sendable, Equatable {
+    /// Accounts by user id.
+    public private(set) var accounts: [String: LedgerAccount] = [:]
+
+    /// No accounts.
+    public init() {}
+
+    /// Rebuilds all accounts from a stream of events in order.
+    public init(replaying events: some Sequence<LedgerEvent>) {
+        for e in events { apply(e) }
+    }
+
+    /// Applies one event to its user's account (see `LedgerAccount.apply`).
+    @discardableResult
+    public mutating func apply(_ event: LedgerEvent) -> LedgerApplyOutcome {
+        accounts[event.userId, default: LedgerAccount(userId: event.userId)].apply(event)
+    }
+
+    /// The account of `userId`, or an empty one.
+    public subscript(userId: String) -> LedgerAccount { accounts[userId] ?? LedgerAccount(userId: userId) }
+
+    /// Totals over all accounts, for conservation checks.
+    public var totals: LedgerTotals { LedgerTotals(accounts.values) }
+}

@@ -163,6 +163,20 @@ private func price(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) 
         #expect(incremental.holdings.values.contains { $0.realisedPnL != 0 })
     }
 
+    @Test func manyAccountsReplayFromOneStream() throws {
+        let stream = LedgerTestStream.make(seed: 11, count: 500, users: ["a", "b", "c"])
+        var live = LedgerAccounts()
+        for e in stream.events { live.apply(e) }
+        #expect(live.accounts.count == 3)
+        #expect(LedgerAccounts(replaying: stream.unique) == live)
+        #expect(live["a"] == LedgerAccount.replay(userId: "a", events: stream.events))
+        #expect(live["nobody"].cash == 0)
+        // Through JSON and back (the journal/Kafka form), the replay is the same.
+        let decoded = try stream.events.map { try LedgerEvent(json: $0.jsonBytes()) }
+        #expect(LedgerAccounts(replaying: decoded) == live)
+        #expect(live.accounts.values.allSatisfy { $0.invariantViolations().isEmpty })
+    }
+
     @Test func eventJSONRoundTrips() throws {
         let bodies: [LedgerEvent.Body] = [
             .deposit(amount: money("10000.00")), .withdrawal(amount: 5),
