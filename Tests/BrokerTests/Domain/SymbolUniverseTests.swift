@@ -87,6 +87,17 @@ import Wire
         #expect(u.count == 50)
     }
 
+    @Test func resolvesRelativeToTheExecutable() throws {
+        let (_, source) = try SymbolUniverse.loadOrGenerate()
+        guard case .files(let files) = source, let first = files.first else { return }
+        // The test runs from the package root; pretend the binary sits three directories deeper.
+        let root = first.hasPrefix("/") ? String(first.dropLast(SymbolUniverse.defaultFiles[0].count)) : ""
+        let fakeExe = root + "Sources/Broker/Resources/a/b/c/broker"
+        #expect(SymbolUniverse.resolve(path: "Resources/README.md", executablePath: fakeExe) != nil)
+        #expect(SymbolUniverse.resolve(path: "Resources/nothing.csv", executablePath: fakeExe) == nil)
+        #expect(SymbolUniverse.resolve(path: "/etc/hostname-not-here", executablePath: fakeExe) == nil)
+    }
+
     @Test func fingerprintDistinguishesUniverses() {
         #expect(SymbolUniverse.generated(count: 10).fingerprint == SymbolUniverse.generated(count: 10).fingerprint)
         #expect(SymbolUniverse.generated(count: 10).fingerprint != SymbolUniverse.generated(count: 11).fingerprint)
