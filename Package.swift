@@ -44,6 +44,7 @@ let package = Package(
             ],
             exclude: ["Resources"]  // symbol listings read from disk by path (Resources/README.md)
         ),
+        .executableTarget(name: "KafkaMock", dependencies: ["CRdKafka"]),
         .executableTarget(name: "BrokerCLI", dependencies: ["Broker", "Wire", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "FIXTests", dependencies: ["FIX", "Wire"]),
