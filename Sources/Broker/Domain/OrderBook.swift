@@ -8,7 +8,7 @@
 //   doubly-linked FIFO through the nodes' `prev`/`next`, so cancel unlinks in O(1).
 // - Each side keeps its levels in one sorted array keyed so the best level is the *last* element
 //   (bids by price, asks by -price): taking out the best level is `removeLast`, finding a level is
-//   a binary search, inserting one shifts only the levels worse than it... in practice a few.
+//   a binary search, and inserting one shifts only the levels better than it, few near the top.
 // - An order id -> node dictionary gives O(1) cancel by id.
 // Trades execute at the resting order's price (the incoming order gets price improvement).
 
