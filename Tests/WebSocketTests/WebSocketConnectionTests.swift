@@ -78,6 +78,22 @@ import Glibc
         #expect(unknown.upgrade(path: "/nope").hasPrefix("HTTP/1.1 404 "))
     }
 
+    @Test func requestLimitsAndMissingHostRefused() throws {
+        let rig = try EchoServerRig()
+        defer { rig.shutdown() }
+        let noHost = try RawSocket(port: rig.port)
+        noHost.send("GET /echo HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        #expect(String(decoding: noHost.readUntilEOF().bytes, as: UTF8.self).hasPrefix("HTTP/1.1 400 "))
+        let longLine = try RawSocket(port: rig.port)
+        longLine.send("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n")
+        #expect(String(decoding: longLine.readUntilEOF().bytes, as: UTF8.self).hasPrefix("HTTP/1.1 414 "))
+        let manyHeaders = try RawSocket(port: rig.port)
+        manyHeaders.send("GET /echo HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-A: b\r\n", count: 70) + "\r\n")
+        #expect(String(decoding: manyHeaders.readUntilEOF().bytes, as: UTF8.self).hasPrefix("HTTP/1.1 431 "))
+        #expect(try rig.runner.sync { rig.echo.paths.isEmpty })
+    }
+
     @Test func rawClientFramesAndPingPong() throws {
         let rig = try EchoServerRig()
         defer { rig.shutdown() }
