@@ -161,6 +161,12 @@ import Wire
         #expect(feed(&sm, frameBytes(.close, [0x03, 0xE9])) == [.closeTransport])
     }
 
+    @Test func protocolErrorAfterOurCloseSendsNoSecondClose() {
+        var sm = server()
+        _ = sm.close(now: 0)
+        #expect(feed(&sm, [0x81, 0x05] + Array("Hello".utf8)) == [.closeTransport])
+    }
+
     @Test func closeTimeoutClosesTransport() {
         var sm = server(.init(closeTimeoutNanos: 1_000))
         _ = sm.close(now: 100)
