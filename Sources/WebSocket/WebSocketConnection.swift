@@ -124,9 +124,11 @@ public final class WebSocketConnection: TCPConnectionHandler {
     @discardableResult
     public func send(_ opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) -> WebSocketSendResult {
         guard core != nil else { return .dropped }
-        scratch.clear()
-        guard core!.writeMessage(opcode, payload: payload, into: &scratch) else { return .dropped }
-        return write(scratch)
+        // One exact-size allocation per message: the buffer is handed to the socket's queue, so a
+        // reused scratch buffer would be copied on the next write anyway.
+        var out = ByteBuffer(capacity: payload.count + WebSocketFrameEncoder.maxHeaderLength)
+        guard core!.writeMessage(opcode, payload: payload, into: &out) else { return .dropped }
+        return write(out)
     }
 
     /// Sends a message whose payload is the readable bytes of `payload`.
@@ -141,6 +143,16 @@ public final class WebSocketConnection: TCPConnectionHandler {
     public func send(prepared: WebSocketPreparedFrame) -> WebSocketSendResult {
         guard role == .server, let core, core.isOpen else { return .dropped }
         return write(prepared.frame(for: core.deflate))
+    }
+
+    /// Queues one ready, unmasked frame (e.g. a batch frame the fanout assembled from shared
+    /// encodings) without copying it. Server side only; dropped once the close handshake started,
+    /// so nothing follows our close frame (§5.5.1). Compressed frames (RSV1) are the caller's
+    /// responsibility: only valid when `deflate` allows them.
+    @discardableResult
+    public func send(frame: ByteBuffer) -> WebSocketSendResult {
+        guard role == .server, let core, core.isOpen else { return .dropped }
+        return write(frame)
     }
 
     /// Queues the same prepared frame on every connection: one retain per connection, no copies.

@@ -110,6 +110,23 @@ import Glibc
         #expect(rig.runner.wait { rig.echo.closes == [.normal] })
     }
 
+    @Test func readyFramesQueuedUntilCloseStarts() throws {
+        let rig = try EchoServerRig()
+        defer { rig.shutdown() }
+        let s = try RawSocket(port: rig.port)
+        _ = s.upgrade()
+        #expect(rig.runner.wait { rig.echo.connections.count == 1 })
+        let frame = WebSocketFrameEncoder.frame(opcode: .text, payload: ByteBuffer(string: "batch"), maskingKey: nil)
+        let results = try rig.runner.sync { () -> [WebSocketSendResult] in
+            let ws = rig.echo.connections[0]
+            let first = ws.send(frame: frame)
+            ws.close(code: .goingAway)
+            return [first, ws.send(frame: frame), ws.send(text: "late")]
+        }
+        #expect(results == [.queued, .dropped, .dropped])
+        #expect(s.read(count: 11) == frame.readableBytesArray + [0x88, 0x02, 0x03, 0xE9])
+    }
+
     @Test func protocolErrorClosesWith1002() throws {
         let rig = try EchoServerRig()
         defer { rig.shutdown() }
