@@ -8,6 +8,7 @@
 // else one `quotes` frame gathered from the shared encodings. Slow connections (above their high
 // watermark) are conflated to the latest quote per symbol and closed if they stay slow.
 public import Wire
+import WebSocket
 
 /// What the shard needs from a client connection (implemented by the WebSocket glue).
 public protocol FanoutTransport: AnyObject {
@@ -70,8 +71,8 @@ public final class FanoutShard {
     private var tickUpdates: [QuoteUpdate] = []
     private var dirty: [UInt32] = []
     private var headerArena = ByteBufferArena(blockSize: 16 * 1024)
-    private let batchSuffix = ByteBuffer(string: "]}")
-    private static let batchPrefix: StaticString = #"{"type":"quotes","data":["#
+    private let batchSuffix = ByteBuffer(string: "\(Quote.batchSuffix)")
+    private static let batchPrefix = Quote.batchPrefix
 
     /// Quotes handed to connections (a quote inside a batch counts once).
     public private(set) var quotesDelivered: UInt64 = 0
@@ -238,7 +239,8 @@ public final class FanoutShard {
         var start = 0
         while start < n {
             // Size the batch: as many as fit in maxBatchBytes (at least one).
-            var payload = Self.batchPrefix.utf8CodeUnitCount + 2 - 1
+            // Prefix + suffix, minus the comma the first element goes without.
+            var payload = Self.batchPrefix.utf8CodeUnitCount + batchSuffix.readableBytes - 1
             var end = start
             while end < n {
                 let len = tickUpdates[Int(c.pending[end])].element.readableBytes
@@ -258,21 +260,9 @@ public final class FanoutShard {
     }
 
     private func writeBatch(_ tcp: TCPConnection, from: Int, to: Int, payloadLength: Int, pending: [UInt32]) {
-        let header = headerArena.make(maxLength: 10 + Self.batchPrefix.utf8CodeUnitCount) { dst in
-            var i = 0
-            dst[i] = 0x81; i += 1  // FIN + text (RFC 6455 5.2); server frames are unmasked
-            if payloadLength < 126 {
-                dst[i] = UInt8(payloadLength); i += 1
-            } else if payloadLength <= 0xFFFF {
-                dst[i] = 126; dst[i + 1] = UInt8(payloadLength >> 8); dst[i + 2] = UInt8(payloadLength & 0xFF); i += 3
-            } else {
-                dst[i] = 127; i += 1
-                for k in (0..<8).reversed() { dst[i] = UInt8(truncatingIfNeeded: payloadLength >> (8 * k)); i += 1 }
-            }
-            let p = Self.batchPrefix
-            UnsafeMutableRawBufferPointer(rebasing: dst[i...]).copyMemory(
-                from: UnsafeRawBufferPointer(start: p.utf8Start, count: p.utf8CodeUnitCount))
-            return i + p.utf8CodeUnitCount
+        let header = headerArena.encode { out in
+            WebSocketFrameEncoder.writeHeader(opcode: .text, payloadLength: payloadLength, maskingKey: nil, into: &out)
+            out.writeStaticString(Self.batchPrefix)
         }
         tcp.write(header)
         let first = tickUpdates[Int(pending[from])].element

@@ -1,6 +1,7 @@
 // QuoteEncoder: turns a Quote into a QuoteUpdate (ready frame + batch element) once, in arena
 // blocks, so that encoding costs one small memcpy per quote and one malloc per 256 KiB.
 public import Wire
+import WebSocket
 
 /// Encodes quotes for fanout. One per producing thread (it owns an arena).
 public struct QuoteEncoder {
@@ -23,21 +24,8 @@ public struct QuoteEncoder {
         scratch.clear()
         q.writeJSONMessage(into: &scratch, symbols: symbols)
         let frame = scratch.withUnsafeReadableBytes { json in
-            arena.make(maxLength: json.count + 4) { dst in
-                // RFC 6455 5.2: FIN + text, unmasked server frame, 7- or 16-bit length.
-                var h = 0
-                dst[0] = 0x81
-                if json.count < 126 {
-                    dst[1] = UInt8(json.count)
-                    h = 2
-                } else {
-                    dst[1] = 126
-                    dst[2] = UInt8(json.count >> 8)
-                    dst[3] = UInt8(json.count & 0xFF)
-                    h = 4
-                }
-                UnsafeMutableRawBufferPointer(rebasing: dst[h...]).copyMemory(from: json)
-                return h + json.count
+            arena.encode { out in
+                WebSocketFrameEncoder.writeFrame(opcode: .text, payload: json, maskingKey: nil, into: &out)
             }
         }
         let element = scratch.withUnsafeReadableBytes { json in

@@ -77,29 +77,44 @@ public final class InMemoryQuoteStore: LatestQuoteStore, @unchecked Sendable {
     public func latest(_ symbolId: Int32) -> Quote? { latest.withLock { $0[symbolId] } }
 }
 
-/// Turns quote batches into encoded updates once and hands them to every fanout shard.
-/// Lives on one loop (the feed loop).
+/// Turns quotes into encoded updates once and hands them to every fanout shard. Lives on one
+/// loop (the feed loop); quotes added during an iteration leave as one batch before the shards drain.
 public final class QuoteFeedSink {
     private var encoder: QuoteEncoder
     private let distributor: QuoteDistributor
     private let loop: EventLoop
-    private var updates: [QuoteUpdate] = []
+    private var pending: [QuoteUpdate] = []
     /// Quotes received.
     public private(set) var received: UInt64 = 0
 
-    /// Creates a sink encoding with `symbols` for `distributor`, running on `loop`.
+    /// Creates a sink encoding with `symbols` for `distributor`, running on `loop`; it flushes in a
+    /// before-sleep hook that runs ahead of the shards' drains.
     public init(symbols: SymbolUniverse, distributor: QuoteDistributor, loop: EventLoop) {
         encoder = QuoteEncoder(symbols: symbols)
         self.distributor = distributor
         self.loop = loop
+        loop.addBeforeSleepHook(first: true) { [weak self] in self?.flush() }
     }
 
-    /// Encodes and distributes a batch (on `loop`).
+    /// Encodes `q` into this iteration's batch (on `loop`).
+    @inline(__always)
+    public func add(_ q: Quote) {
+        received &+= 1
+        guard encoder.symbols.contains(q.symbolId) else { return }
+        pending.append(encoder.encode(q))
+    }
+
+    /// Encodes and distributes a batch now (on `loop`).
     public func deliver(_ quotes: some Collection<Quote>) {
-        received &+= UInt64(quotes.count)
-        var batch: [QuoteUpdate] = []
-        batch.reserveCapacity(quotes.count)
-        for q in quotes where encoder.symbols.contains(q.symbolId) { batch.append(encoder.encode(q)) }
+        for q in quotes { add(q) }
+        flush()
+    }
+
+    /// Hands what was added to every shard.
+    public func flush() {
+        guard !pending.isEmpty else { return }
+        let batch = pending
+        pending.removeAll(keepingCapacity: true)
         distributor.distribute(batch, from: loop)
     }
 }

@@ -83,9 +83,14 @@ final class QuoteSessionHandler: ChannelInboundHandler {
             self.receivedClose(frame, context: context)
         case .pong:
             break
+        case .binary:
+            // Not part of the protocol; like the main server, say so and keep the connection.
+            self.replyError(code: "binary_not_supported", message: "send JSON text frames")
+            context.flush()
         default:
-            // Binary frames are not part of the protocol (RFC 6455 §7.4.1: 1003 unacceptable data).
-            self.close(code: .unacceptableData, context: context)
+            // Continuations are reassembled by NIOWebSocketFrameAggregator; anything else is a
+            // protocol error (RFC 6455 §7.4.1: 1002).
+            self.close(code: .protocolError, context: context)
         }
     }
 
@@ -103,38 +108,43 @@ final class QuoteSessionHandler: ChannelInboundHandler {
             return
         }
 
+        guard message.action == "subscribe" || message.action == "unsubscribe" else {
+            self.replyError(
+                code: "unknown_action", message: "unknown action '\(message.action)'; expected subscribe or unsubscribe")
+            context.flush()
+            return
+        }
         var known: [String] = []
+        var indices: [Int] = []
         var unknown: [String] = []
-        var added: [Int] = []
-        switch message.action {
-        case "subscribe":
-            for name in message.symbols {
-                guard let symbol = self.symbols.indexByName[name] else {
-                    unknown.append(name)
-                    continue
+        var seen: Set<Int> = []
+        for name in message.symbols {
+            if let symbol = self.symbols.indexByName[name] {
+                if seen.insert(symbol).inserted {
+                    known.append(name)
+                    indices.append(symbol)
                 }
-                known.append(name)
-                if self.subscribed.insert(symbol).inserted { added.append(symbol) }
+            } else {
+                unknown.append(name)
             }
-            if !known.isEmpty { self.reply(type: "subscribed", symbols: known) }
-        case "unsubscribe":
-            for name in message.symbols {
-                guard let symbol = self.symbols.indexByName[name] else {
-                    unknown.append(name)
-                    continue
-                }
-                known.append(name)
-                if self.subscribed.remove(symbol) != nil { self.fanout.unsubscribe(self, from: symbol) }
-            }
-            if !known.isEmpty { self.reply(type: "unsubscribed", symbols: known) }
-        default:
-            self.replyError(code: "bad_request", message: "unknown action \(message.action)")
         }
+        // Same order and rules as the main server: the error first, then the list reply unless
+        // every symbol was unknown.
         if !unknown.isEmpty {
-            self.replyError(code: "unknown_symbol", message: "unknown symbol(s): \(unknown.joined(separator: ","))")
+            self.replyError(code: "unknown_symbol", message: "unknown symbols: \(unknown.joined(separator: ", "))")
         }
-        // After the replies: each new subscription gets the latest quote of its symbol as a snapshot.
-        for symbol in added { self.fanout.subscribe(self, to: symbol) }
+        if message.action == "subscribe" {
+            if !known.isEmpty || unknown.isEmpty { self.reply(type: "subscribed", symbols: known) }
+            // After the reply: each new subscription gets the latest quote of its symbol as a snapshot.
+            for symbol in indices where self.subscribed.insert(symbol).inserted {
+                self.fanout.subscribe(self, to: symbol)
+            }
+        } else {
+            for symbol in indices where self.subscribed.remove(symbol) != nil {
+                self.fanout.unsubscribe(self, from: symbol)
+            }
+            if !known.isEmpty || unknown.isEmpty { self.reply(type: "unsubscribed", symbols: known) }
+        }
         self.fanout.flushPending()
         context.flush()
     }

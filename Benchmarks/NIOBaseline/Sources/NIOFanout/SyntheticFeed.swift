@@ -20,15 +20,14 @@ struct SymbolTable: Sendable {
     /// Name -> dense index.
     let indexByName: [String: Int]
 
-    /// Builds `count` names, zero-padded to 4 digits, or to the width of `count - 1` when wider
-    /// (U = 20000 gives `S00000`..`S19999`), so every name in one universe has the same width.
+    /// Builds `count` names, zero-padded to at least 4 digits and wider only when needed
+    /// (`S0007`, `S12345`): the same rule as the main server's `SymbolUniverse.generatedSymbol`.
     init(count: Int) {
-        let width = max(4, String(count - 1).count)
         var names: [String] = []
         names.reserveCapacity(count)
         for index in 0..<count {
             let digits = String(index)
-            names.append("S" + String(repeating: "0", count: width - digits.count) + digits)
+            names.append("S" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits)
         }
         self.names = names
         self.indexByName = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })

@@ -63,7 +63,6 @@ let bootstrap = ServerBootstrap(group: group)
     .serverChannelOption(.backlog, value: 4_096)
     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-    .childChannelOption(.maxMessagesPerRead, value: 16)
     .childChannelInitializer { channel in
         let loopFanout = fanout(for: channel.eventLoop)
         let upgrader = NIOWebSocketServerUpgrader(
