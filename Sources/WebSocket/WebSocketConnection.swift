@@ -71,6 +71,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
     var phase: Phase
     var core: WebSocketStateMachine?
     let server: WebSocketServer?
+    let sharedDeflate: WebSocketSharedDeflate?
     let connectionConfiguration: WebSocketConnectionConfiguration
     var timer: TimerHandle?
     var timerDeadline: UInt64 = 0
@@ -81,6 +82,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
     init(accepted tcp: TCPConnection, server: WebSocketServer) {
         self.tcp = tcp
         self.server = server
+        self.sharedDeflate = server.sharedDeflate
         self.role = .server
         self.connectionConfiguration = server.configuration.connection
         self.phase = .serverHandshake(HTTPRequestParser(configuration: server.configuration.http))
@@ -93,9 +95,10 @@ public final class WebSocketConnection: TCPConnectionHandler {
 
     /// Client side: wraps an outgoing connection.
     init(connecting tcp: TCPConnection, handshake: WebSocketClientHandshake, configuration: WebSocketClientConfiguration,
-         handler: any WebSocketHandler) {
+         sharedDeflate: WebSocketSharedDeflate?, handler: any WebSocketHandler) {
         self.tcp = tcp
         self.server = nil
+        self.sharedDeflate = sharedDeflate
         self.role = .client
         self.handler = handler
         self.connectionConfiguration = configuration.connection
@@ -332,7 +335,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
         if let t = timer { tcp.loop.cancel(t) }
         timer = nil
         core = WebSocketStateMachine(role: role, configuration: connectionConfiguration, deflate: deflate,
-                                     now: tcp.loop.now)
+                                     sharedDeflate: sharedDeflate, now: tcp.loop.now)
         phase = .open
         armTimer()
     }
