@@ -74,6 +74,11 @@ import Glibc
                      + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n")
         let v = String(decoding: version.readUntilEOF().bytes, as: UTF8.self)
         #expect(v.hasPrefix("HTTP/1.1 426 ") && v.contains("Sec-WebSocket-Version: 13"))
+        let noUpgrade = try RawSocket(port: rig.port)
+        noUpgrade.send("GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                       + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        let n = String(decoding: noUpgrade.readUntilEOF().bytes, as: UTF8.self)
+        #expect(n.hasPrefix("HTTP/1.1 400 ") && n.hasSuffix("missing Upgrade: websocket\n"))
         let unknown = try RawSocket(port: rig.port)
         #expect(unknown.upgrade(path: "/nope").hasPrefix("HTTP/1.1 404 "))
     }
