@@ -366,9 +366,12 @@ public struct WebSocketStateMachine {
     }
 
     /// Starts the close handshake (§7.1.2). Returns the close frame to send, or nil when closing already.
+    /// A code that may not be sent (1005, 1006, 1015, ...; see `isValidOnWire`) becomes 1000, since
+    /// peers fail the connection on it (§7.4.1).
     public mutating func close(code: WebSocketCloseCode = .normal, reason: String = "",
                                now: UInt64) -> WebSocketAction? {
         guard state == .open else { return nil }
+        let code = code.isValidOnWire ? code : .normal
         state = .closeSent(at: now)
         closeCode = code
         return .sendClose(code, reason: reason, closeTransport: false)

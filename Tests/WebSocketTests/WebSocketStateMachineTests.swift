@@ -161,6 +161,11 @@ import Wire
         #expect(feed(&sm, frameBytes(.close, [0x03, 0xE9])) == [.closeTransport])
     }
 
+    @Test func unsendableLocalCloseCodeBecomes1000() {
+        var sm = server()
+        #expect(sm.close(code: .abnormalClosure, now: 0)?.sentCloseCode == .normal)
+    }
+
     @Test func protocolErrorAfterOurCloseSendsNoSecondClose() {
         var sm = server()
         _ = sm.close(now: 0)
