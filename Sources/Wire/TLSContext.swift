@@ -176,3 +176,33 @@ public final class TLSClientConfig: @unchecked Sendable {
 
     deinit { SSL_CTX_free(ctx) }
 }
+
+extension TLSServerContext {
+    /// Config keys for a TLS listener under `table` (e.g. `fanout.tls`): certificate, key, buffer mode.
+    public static func configKeys(table: String) -> [ConfigKey] {
+        [
+            .string("\(table).certificate", default: "",
+                    doc: "PEM certificate chain (leaf first). Empty serves plain TCP without TLS."),
+            .string("\(table).private_key", default: "",
+                    doc: "PEM private key matching the certificate (unencrypted; keep it mode 0600)."),
+            .bool("\(table).release_idle_buffers", default: false,
+                  doc: "Free OpenSSL's ~34 KiB of record buffers on idle connections, at one malloc per record.\n"
+                      + "Turn on for many mostly idle clients."),
+        ]
+    }
+
+    /// Builds the context the keys from `configKeys(table:)` describe, or nil when no certificate is
+    /// configured (plain TCP).
+    ///
+    /// - Throws: `TLSError.Kind.configuration` when only one of certificate/key is set or loading fails.
+    public static func make(config: ConfigFile, table: String) throws(TLSError) -> TLSServerContext? {
+        let cert = config.string("\(table).certificate")
+        let key = config.string("\(table).private_key")
+        if cert.isEmpty && key.isEmpty { return nil }
+        guard !cert.isEmpty, !key.isEmpty else {
+            throw TLSError(.configuration, "\(table).certificate and \(table).private_key must be set together")
+        }
+        return try TLSServerContext(certificatePath: cert, privateKeyPath: key,
+                                    releaseIdleBuffers: config.bool("\(table).release_idle_buffers"))
+    }
+}

@@ -228,3 +228,28 @@ private final class TLSPair {
         #expect(pair.client.isHandshakeComplete)
     }
 }
+
+@Suite struct TLSConfigTests {
+    private let schema = ConfigSchema(keys: TLSServerContext.configKeys(table: "fanout.tls"))
+
+    @Test func emptyCertificateMeansPlainTCP() throws {
+        let c = try ConfigFile(text: "", name: "t", schema: schema)
+        #expect(try TLSServerContext.make(config: c, table: "fanout.tls") == nil)
+    }
+
+    @Test func certificateAndKeyFromConfig() throws {
+        let certs = TLSTestCertificates.shared
+        let c = try ConfigFile(text: "[fanout.tls]\ncertificate = \"\(certs.certificatePath)\"\n"
+                               + "private_key = \"\(certs.privateKeyPath)\"\nrelease_idle_buffers = true\n",
+                               name: "t", schema: schema)
+        #expect(try TLSServerContext.make(config: c, table: "fanout.tls") != nil)
+    }
+
+    @Test func halfConfiguredIsAnError() throws {
+        let c = try ConfigFile(text: "[fanout.tls]\ncertificate = \"/x.pem\"\n", name: "t", schema: schema)
+        #expect(throws: TLSError(.configuration,
+                                 "fanout.tls.certificate and fanout.tls.private_key must be set together")) {
+            _ = try TLSServerContext.make(config: c, table: "fanout.tls")
+        }
+    }
+}
