@@ -177,6 +177,13 @@ public final class MetricsRegistry: Sendable {
                                       read: nil))
     }
 
+    /// Registers a counter read at scrape time from a monotonic source owned elsewhere (CPU seconds).
+    /// `read` runs on the scraping thread and must be thread-safe.
+    public func counter(_ name: String, help: String, labels: [(String, String)] = [],
+                        read: @escaping @Sendable () -> Double) {
+        _ = register(name, help: help, kind: .counter, labels: labels, bounds: [], scale: 1, read: read)
+    }
+
     /// Registers (or finds) a gauge series whose value is the sum of the shards' contributions.
     public func gauge(_ name: String, help: String, labels: [(String, String)] = []) -> MetricsGauge {
         MetricsGauge(slot: register(name, help: help, kind: .gauge, labels: labels, bounds: [], scale: 1, read: nil))

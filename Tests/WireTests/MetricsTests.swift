@@ -150,3 +150,25 @@ import Testing
         #expect(!MetricsRegistry.isValidName("", colons: true))
     }
 }
+
+@Suite struct MetricsProcessTests {
+    @Test func processMetricsAreRenderedWithPlausibleValues() throws {
+        let m = MetricsRegistry(shardCount: 1)
+        m.registerProcessMetrics()
+        let text = m.render()
+        #expect(text.contains("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total "))
+        #expect(text.contains("# TYPE process_resident_memory_bytes gauge\n"))
+        #expect(MetricsProcessReader.residentBytes() > 1 << 20)  // a Swift test process holds more than 1 MiB
+        #expect(MetricsProcessReader.cpuSeconds() > 0)
+        let fds = MetricsProcessReader.openFileDescriptors()
+        #expect(fds >= 3)  // stdin, stdout, stderr at least
+        #expect(text.contains("process_open_fds "))
+        #expect(text.contains("process_max_fds "))
+    }
+
+    @Test func callbackCounter() {
+        let m = MetricsRegistry(shardCount: 1)
+        m.counter("bytes_total", help: "b") { 1.5e12 }
+        #expect(m.render() == "# HELP bytes_total b\n# TYPE bytes_total counter\nbytes_total 1500000000000\n")
+    }
+}
