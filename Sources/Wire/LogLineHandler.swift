@@ -37,15 +37,20 @@ public struct LogLineHandler: LogHandler {
     private let now: @Sendable () -> timespec
 
     /// Creates a handler writing to a file descriptor (stderr by default).
-    public init(label: String, level: Logger.Level = .info, format: LogLineFormat = .text, fd: Int32 = 2,
-                metadataProvider: Logger.MetadataProvider? = nil) {
-        self.init(label: label, level: level, format: format, metadataProvider: metadataProvider,
-                  now: LogLineHandler.realtime, sink: { line in LogLineHandler.writeLine(line, fd: fd) })
+    public init(
+        label: String, level: Logger.Level = .info, format: LogLineFormat = .text, fd: Int32 = 2,
+        metadataProvider: Logger.MetadataProvider? = nil
+    ) {
+        self.init(
+            label: label, level: level, format: format, metadataProvider: metadataProvider,
+            now: LogLineHandler.realtime, sink: { line in LogLineHandler.writeLine(line, fd: fd) })
     }
 
     /// Creates a handler with an injected clock and sink (tests).
-    init(label: String, level: Logger.Level, format: LogLineFormat, metadataProvider: Logger.MetadataProvider?,
-         now: @escaping @Sendable () -> timespec, sink: @escaping @Sendable (String) -> Void) {
+    init(
+        label: String, level: Logger.Level, format: LogLineFormat, metadataProvider: Logger.MetadataProvider?,
+        now: @escaping @Sendable () -> timespec, sink: @escaping @Sendable (String) -> Void
+    ) {
         self.label = label
         self.logLevel = level
         self.format = format
@@ -66,13 +71,17 @@ public struct LogLineHandler: LogHandler {
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let own = event.metadata { merged.merge(own) { _, new in new } }
         if let error = event.error { merged["error"] = "\(error)" }
-        sink(LogLineHandler.line(format: format, time: now(), level: event.level, label: label,
-                                 message: event.message.description, metadata: merged))
+        sink(
+            LogLineHandler.line(
+                format: format, time: now(), level: event.level, label: label,
+                message: event.message.description, metadata: merged))
     }
 
     /// One formatted line including the trailing newline; metadata keys are sorted so lines are stable.
-    static func line(format: LogLineFormat, time: timespec, level: Logger.Level, label: String, message: String,
-                     metadata: Logger.Metadata) -> String {
+    static func line(
+        format: LogLineFormat, time: timespec, level: Logger.Level, label: String, message: String,
+        metadata: Logger.Metadata
+    ) -> String {
         let ts = timestamp(time)
         let keys = metadata.keys.sorted()
         switch format {
@@ -81,7 +90,8 @@ public struct LogLineHandler: LogHandler {
             for k in keys { out += " \(k)=\(textValue("\(metadata[k]!)"))" }
             return out + "\n"
         case .json:
-            var out = "{\"ts\":\"\(ts)\",\"level\":\"\(level.rawValue)\",\"label\":\(jsonString(label)),"
+            var out =
+                "{\"ts\":\"\(ts)\",\"level\":\"\(level.rawValue)\",\"label\":\(jsonString(label)),"
                 + "\"msg\":\(jsonString(message))"
             for k in keys where !["ts", "level", "label", "msg"].contains(k) {
                 out += ",\(jsonString(k)):\(jsonString("\(metadata[k]!)"))"
@@ -164,12 +174,14 @@ public struct LogLineHandler: LogHandler {
     /// Config keys under `table` (usually `log`): level and format.
     public static func configKeys(table: String) -> [ConfigKey] {
         [
-            .string("\(table).level", default: "info",
-                    doc: "Lowest level written. Per-message events are never logged at any level.",
-                    allowed: Logger.Level.allCases.map(\.rawValue)),
-            .string("\(table).format", default: "text",
-                    doc: "Line format on stderr: text (key=value) or json (one object per line).",
-                    allowed: LogLineFormat.allCases.map(\.rawValue)),
+            .string(
+                "\(table).level", default: "info",
+                doc: "Lowest level written. Per-message events are never logged at any level.",
+                allowed: Logger.Level.allCases.map(\.rawValue)),
+            .string(
+                "\(table).format", default: "text",
+                doc: "Line format on stderr: text (key=value) or json (one object per line).",
+                allowed: LogLineFormat.allCases.map(\.rawValue)),
         ]
     }
 

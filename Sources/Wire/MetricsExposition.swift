@@ -23,7 +23,8 @@ extension MetricsRegistry {
                     let value = s.read.map { MetricsRegistry.format($0()) } ?? String(total(s.slot))
                     out += "\(f.name)\(MetricsRegistry.labelText(s.labels)) \(value)\n"
                 case .gauge:
-                    let value = s.read.map { MetricsRegistry.format($0()) }
+                    let value =
+                        s.read.map { MetricsRegistry.format($0()) }
                         ?? String(Int64(bitPattern: total(s.slot)))
                     out += "\(f.name)\(MetricsRegistry.labelText(s.labels)) \(value)\n"
                 case .histogram:

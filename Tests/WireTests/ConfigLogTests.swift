@@ -2,6 +2,7 @@
 import Logging
 import Synchronization
 import Testing
+
 @testable import Wire
 
 #if canImport(Glibc)
@@ -16,8 +17,9 @@ private final class LineSink: Sendable {
 }
 
 private func handler(_ format: LogLineFormat, _ sink: LineSink, level: Logger.Level = .info) -> LogLineHandler {
-    LogLineHandler(label: "fanout", level: level, format: format, metadataProvider: nil,
-                   now: { timespec(tv_sec: 1_795_788_017, tv_nsec: 526_000_999) }, sink: { sink.append($0) })
+    LogLineHandler(
+        label: "fanout", level: level, format: format, metadataProvider: nil,
+        now: { timespec(tv_sec: 1_795_788_017, tv_nsec: 526_000_999) }, sink: { sink.append($0) })
 }
 
 @Suite struct ConfigLogTests {
@@ -27,19 +29,22 @@ private func handler(_ format: LogLineFormat, _ sink: LineSink, level: Logger.Le
         logger[metadataKey: "loop"] = "0"
         logger.notice("listening", metadata: ["port": "8080", "addr": "0.0.0.0 x", "q": "a\"b"])
         logger.debug("dropped below level")
-        #expect(sink.all == [
-            "2026-11-27T14:00:17.526000Z notice fanout: listening addr=\"0.0.0.0 x\" loop=0 port=8080 q=\"a\\\"b\"\n"
-        ])
+        #expect(
+            sink.all == [
+                "2026-11-27T14:00:17.526000Z notice fanout: listening "
+                    + "addr=\"0.0.0.0 x\" loop=0 port=8080 q=\"a\\\"b\"\n"
+            ])
     }
 
     @Test func jsonLines() {
         let sink = LineSink()
         let logger = Logger(label: "fanout") { _ in handler(.json, sink) }
         logger.error("kafka \"down\"\n", metadata: ["attempt": "3"])
-        #expect(sink.all == [
-            "{\"ts\":\"2026-11-27T14:00:17.526000Z\",\"level\":\"error\",\"label\":\"fanout\","
-                + "\"msg\":\"kafka \\\"down\\\"\\n\",\"attempt\":\"3\"}\n"
-        ])
+        #expect(
+            sink.all == [
+                "{\"ts\":\"2026-11-27T14:00:17.526000Z\",\"level\":\"error\",\"label\":\"fanout\","
+                    + "\"msg\":\"kafka \\\"down\\\"\\n\",\"attempt\":\"3\"}\n"
+            ])
     }
 
     @Test func timestampsBeforeEpochAndLeapDay() {
@@ -54,8 +59,12 @@ private func handler(_ format: LogLineFormat, _ sink: LineSink, level: Logger.Le
         let h = LogLineHandler.factory(config: c, table: "log")("x") as! LogLineHandler
         #expect(h.logLevel == .debug)
         #expect(h.format == .json)
-        #expect(throws: ConfigError(.invalidValue, origin: "b.toml:2", "key 'log.level' value \"loud\" is not one of "
-                                    + "\"trace\", \"debug\", \"info\", \"notice\", \"warning\", \"error\", \"critical\"")) {
+        #expect(
+            throws: ConfigError(
+                .invalidValue, origin: "b.toml:2",
+                "key 'log.level' value \"loud\" is not one of "
+                    + "\"trace\", \"debug\", \"info\", \"notice\", \"warning\", \"error\", \"critical\"")
+        ) {
             try ConfigFile(text: "[log]\nlevel = \"loud\"\n", name: "b.toml", schema: schema)
         }
     }
@@ -65,8 +74,10 @@ private func handler(_ format: LogLineFormat, _ sink: LineSink, level: Logger.Le
         #expect(pipe(&fds) == 0)
         defer { close(fds[0]) }
         let h = LogLineHandler(label: "wire", level: .info, format: .text, fd: fds[1])
-        h.log(event: LogEvent(level: .info, message: "hello", metadata: nil, source: "Wire", file: "f", function: "g",
-                              line: 1))
+        h.log(
+            event: LogEvent(
+                level: .info, message: "hello", metadata: nil, source: "Wire", file: "f", function: "g",
+                line: 1))
         close(fds[1])
         var bytes = [UInt8](repeating: 0, count: 256)
         let n = read(fds[0], &bytes, bytes.count)

@@ -2,6 +2,7 @@
 // The first test drives a TLSEngine over a plain blocking loopback socket, so the engine is checked
 // against an independent TLS client without depending on the event loop.
 import Testing
+
 @testable import Wire
 
 #if canImport(Glibc)
@@ -29,7 +30,9 @@ private struct BlockingListener {
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         precondition(bound == 0 && listen(sock, 4) == 0)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -71,8 +74,10 @@ private func sendAll(_ fd: Int32, _ buffer: ByteBuffer) -> Bool {
         let context = try TLSServerContext(certificatePath: certs.certificatePath, privateKeyPath: certs.privateKeyPath)
         let listener = BlockingListener()
         defer { close(listener.fd) }
-        let child = TestProcess.spawn(["python3", tlsInteropClientScript, "127.0.0.1", String(listener.port),
-                                       certs.certificatePath])
+        let child = TestProcess.spawn([
+            "python3", tlsInteropClientScript, "127.0.0.1", String(listener.port),
+            certs.certificatePath,
+        ])
         defer { child.kill() }
         let fd = listener.accept()
         try #require(fd >= 0, "python client never connected: \(child.wait().output)")
