@@ -158,6 +158,9 @@ public final class TLSEngine {
             guard try advanceHandshake() else { return peerClosed ? .closed : .wouldBlock }
         }
         if peerClosed { return .closed }
+        // Plaintext OpenSSL refused earlier because it first had to read (TLS 1.3 post-handshake
+        // messages) goes out now that new records were fed.
+        if pendingPlaintext.readableBytes > 0 { try flushPendingPlaintext() }
         var total = 0
         while true {
             var got = 0
