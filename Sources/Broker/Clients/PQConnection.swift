@@ -1,0 +1,244 @@
+// PQConnection: one libpq connection (`PGconn`) driven non-blockingly by a Wire EventLoop.
+//
+// Owns: the PGconn pointer, the socket watch, the asynchronous connect (PQconnectStart + PQconnectPoll, following
+// the socket when libpq swaps it between attempts), PQsetnonblocking, sending (PQsendQueryParams, text parameters,
+// PQflush until done), receiving (PQconsumeInput, PQisBusy, PQgetResult until NULL), converting PGresult to
+// PGResult/PGError, and routing server notices to the logger. One statement in flight at a time.
+// Leaves the queue of statements, ordering and transactions to PostgresConnection.
+// (libpq docs: "Asynchronous Command Processing" 34.4, "Connection Control Functions" PQconnectStartParams 34.1.)
+internal import CLibPQ
+import Glibc
+import Logging
+import Wire
+
+final class PQConnection: FDWatcher {
+    enum Event {
+        case connected
+        /// The statement sent with `send` finished.
+        case completed(Result<PGResult, PGError>)
+        /// Connect failed or the connection broke; no more events follow.
+        case failed(PGError)
+    }
+
+    private enum State { case connecting, ready, busy, dead }
+
+    unowned let loop: EventLoop
+    /// `PGconn *`; valid until deinit (PQfinish).
+    private let conn: OpaquePointer
+    private var registration: FDRegistration?
+    private var watchedFD: CInt = -1
+    private var state = State.connecting
+    private var pending: Result<PGResult, PGError>?
+    private let onEvent: (Event) -> Void
+    let logger: Logger
+
+    /// Starts connecting with a libpq conninfo string (`host=... dbname=... user=...`).
+    /// - Throws: `PGError` `.connectFailed` when libpq rejects the conninfo or cannot start.
+    init(conninfo: String, loop: EventLoop, logger: Logger, onEvent: @escaping (Event) -> Void) throws(PGError) {
+        guard let conn = PQconnectStart(conninfo) else {
+            throw PGError(code: .connectFailed, message: "PQconnectStart: out of memory")
+        }
+        if PQstatus(conn) == CONNECTION_BAD {
+            let message = Self.errorMessage(conn)
+            PQfinish(conn)
+            throw PGError(code: .connectFailed, message: message)
+        }
+        self.conn = conn
+        self.loop = loop
+        self.logger = logger
+        self.onEvent = onEvent
+        // Unretained: the receiver can only run inside libpq calls we make, all before PQfinish in deinit.
+        PQsetNoticeReceiver(conn, pqNoticeReceiver, Unmanaged.passUnretained(self).toOpaque())
+        // libpq: after PQconnectStart, behave as if PQconnectPoll returned PGRES_POLLING_WRITING.
+        watch(readable: false, writable: true)
+    }
+
+    deinit {
+        if let r = registration { loop.unwatch(r) }
+        PQfinish(conn)
+    }
+
+    var isReady: Bool { state == .ready }
+    var isDead: Bool { state == .dead }
+
+    /// Sends one statement with text parameters. Only when `isReady`; the outcome arrives as `.completed`.
+    func send(_ sql: String, _ params: [String?]) {
+        precondition(state == .ready, "one statement at a time")
+        // libpq copies parameter values into its output buffer during the call, so they only need to live until
+        // it returns.
+        let cParams: [UnsafeMutablePointer<CChar>?] = params.map { $0.map { strdup($0)! } }
+        defer { for p in cParams { free(p) } }
+        let ok = cParams.withUnsafeBufferPointer { values in
+            values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { v in
+                PQsendQueryParams(conn, sql, Int32(params.count), nil, v.baseAddress, nil, nil, 0)
+            }
+        }
+        guard ok == 1 else {
+            let e = PGError(code: .sendFailed, message: Self.errorMessage(conn))
+            if PQstatus(conn) == CONNECTION_BAD { die(PGError(code: .connectionLost, message: e.message)) } else {
+                onEvent(.completed(.failure(e)))
+            }
+            return
+        }
+        state = .busy
+        pending = nil
+        flush()
+    }
+
+    /// Closes the connection now; no events follow.
+    func close() {
+        state = .dead
+        if let r = registration { loop.unwatch(r); registration = nil }
+    }
+
+    // MARK: I/O
+
+    private func flush() {
+        // PQflush: 0 = all sent, 1 = more to send (wait for writable), -1 = failure.
+        switch PQflush(conn) {
+        case 0: watch(readable: true, writable: false)
+        case 1: watch(readable: true, writable: true)
+        default: die(PGError(code: .connectionLost, message: Self.errorMessage(conn)))
+        }
+    }
+
+    private func continueConnecting() {
+        switch PQconnectPoll(conn) {
+        case PGRES_POLLING_READING: watch(readable: true, writable: false)
+        case PGRES_POLLING_WRITING: watch(readable: false, writable: true)
+        case PGRES_POLLING_OK:
+            if PQsetnonblocking(conn, 1) != 0 {
+                die(PGError(code: .connectFailed, message: Self.errorMessage(conn)))
+                return
+            }
+            state = .ready
+            watch(readable: true, writable: false)   // to notice the server closing an idle connection
+            onEvent(.connected)
+        default:
+            die(PGError(code: .connectFailed, message: Self.errorMessage(conn)))
+        }
+    }
+
+    private func receive() {
+        guard PQconsumeInput(conn) == 1 else {
+            die(PGError(code: .connectionLost, message: Self.errorMessage(conn)))
+            return
+        }
+        guard state == .busy else {
+            // Idle: only notices/notifications can arrive; a closed socket shows up as CONNECTION_BAD.
+            if PQstatus(conn) == CONNECTION_BAD { die(PGError(code: .connectionLost, message: Self.errorMessage(conn))) }
+            return
+        }
+        while PQisBusy(conn) == 0 {
+            guard let r = PQgetResult(conn) else {
+                // NULL: the statement is complete (libpq 34.4: call PQgetResult until it returns NULL).
+                state = .ready
+                let outcome = pending ?? .failure(PGError(code: .connectionLost, message: Self.errorMessage(conn)))
+                pending = nil
+                onEvent(.completed(outcome))
+                return
+            }
+            let converted = Self.convert(r)
+            PQclear(r)
+            // A multi-statement string yields several results: keep the first error, else the last result.
+            if case .failure = pending {} else { pending = converted }
+        }
+    }
+
+    private func die(_ error: PGError) {
+        guard state != .dead else { return }
+        state = .dead
+        if let r = registration { loop.unwatch(r); registration = nil }
+        onEvent(.failed(error))
+    }
+
+    /// Watches libpq's current socket (it can change while connecting) with the given interest.
+    private func watch(readable: Bool, writable: Bool) {
+        let fd = PQsocket(conn)
+        guard fd >= 0 else {
+            die(PGError(code: .connectFailed, message: Self.errorMessage(conn)))
+            return
+        }
+        if let r = registration, watchedFD == fd {
+            loop.updateWatch(r, readable: readable, writable: writable)
+            return
+        }
+        if let r = registration { loop.unwatch(r) }
+        registration = nil
+        do {
+            registration = try loop.watch(fd: fd, readable: readable, writable: writable, self)
+            watchedFD = fd
+        } catch {
+            die(PGError(code: .connectFailed, message: "watch: \(error)"))
+        }
+    }
+
+    // MARK: FDWatcher (loop thread)
+
+    func fdReadable() {
+        switch state {
+        case .connecting: continueConnecting()
+        case .ready, .busy: receive()
+        case .dead: break
+        }
+    }
+
+    func fdWritable() {
+        switch state {
+        case .connecting: continueConnecting()
+        case .busy, .ready: flush()
+        case .dead: break
+        }
+    }
+
+    func fdHangup() {
+        // Let libpq read the error (or the server's final message) and decide.
+        fdReadable()
+    }
+
+    // MARK: Conversion
+
+    static func errorMessage(_ conn: OpaquePointer) -> String {
+        guard let m = PQerrorMessage(conn) else { return "unknown libpq error" }
+        var s = String(cString: m)
+        while s.last == "\n" { s.removeLast() }
+        return s
+    }
+
+    static func convert(_ r: OpaquePointer) -> Result<PGResult, PGError> {
+        switch PQresultStatus(r) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
+            let nColumns = PQnfields(r)
+            let nRows = PQntuples(r)
+            let columns = (0..<nColumns).map { String(cString: PQfname(r, $0)) }
+            var rows: [[String?]] = []
+            rows.reserveCapacity(Int(nRows))
+            for row in 0..<nRows {
+                rows.append((0..<nColumns).map { col in
+                    // PQgetvalue returns "" for NULL; PQgetisnull tells them apart.
+                    PQgetisnull(r, row, col) == 1 ? nil : String(cString: PQgetvalue(r, row, col))
+                })
+            }
+            let tag = PQcmdStatus(r).map { String(cString: $0) } ?? ""
+            let affected = PQcmdTuples(r).flatMap { Int(String(cString: $0)) }
+            return .success(PGResult(columns: columns, rows: rows, commandTag: tag, rowsAffected: affected))
+        default:
+            let sqlState = PQresultErrorField(r, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }   // PG_DIAG_SQLSTATE
+            var message = PQresultErrorMessage(r).map { String(cString: $0) } ?? "statement failed"
+            while message.last == "\n" { message.removeLast() }
+            return .failure(PGError(code: .server, sqlState: sqlState, message: message))
+        }
+    }
+
+    fileprivate func notice(_ text: String) {
+        logger.debug("postgres notice", metadata: ["notice": "\(text)"])
+    }
+}
+
+/// libpq notice receiver: called from inside PQconsumeInput/PQgetResult, i.e. on the loop thread.
+private let pqNoticeReceiver: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?) -> Void = { arg, res in
+    guard let arg, let res else { return }
+    // Unretained: set in PQConnection.init, only called while that object runs libpq calls.
+    let owner = Unmanaged<PQConnection>.fromOpaque(arg).takeUnretainedValue()
+    owner.notice(PQresultErrorMessage(res).map { String(cString: $0) } ?? "")
+}
