@@ -47,6 +47,9 @@ public struct KafkaProducerConfiguration: Sendable {
             "queue.buffering.max.messages": String(maxQueuedMessages),
             "queue.buffering.max.kbytes": String(maxQueuedKilobytes),
             "linger.ms": String(lingerMilliseconds),
+            // murmur2 (random for keyless messages) is the Java client's default partitioner: producers in any
+            // language put a symbol in the same partition, and KafkaTopic.partition(forKey:) can predict it.
+            "partitioner": "murmur2_random",
         ]
         for (k, v) in properties { p[k] = v }
         return p
@@ -73,7 +76,8 @@ public struct KafkaDeliveryReport: Sendable, Equatable {
     public let error: KafkaError?
 }
 
-/// A topic handle. Hold one per topic on hot paths: producing through it skips the name lookup.
+/// A topic handle (from `KafkaProducer.topic(_:)`). Hold one per topic on hot paths: producing through it skips
+/// the name lookup.
 public final class KafkaTopic {
     /// The topic name.
     public let name: String
@@ -89,6 +93,13 @@ public final class KafkaTopic {
     }
 
     deinit { rd_kafka_topic_destroy(rkt) }
+
+    /// The partition a message with `key` goes to among `partitionCount` partitions under the default
+    /// `murmur2_random` partitioner (the Java client's murmur2): lets a fanout node find the partition holding a
+    /// symbol without producing. Not meaningful if `partitioner` was overridden.
+    public func partition(forKey key: UnsafeRawBufferPointer, partitionCount: Int32) -> Int32 {
+        rd_kafka_msg_partitioner_murmur2(rkt, key.baseAddress, key.count, partitionCount, nil, nil)
+    }
 }
 
 /// A Kafka producer joined to one event loop (or driven by explicit `drain` calls).

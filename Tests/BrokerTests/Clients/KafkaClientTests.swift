@@ -51,6 +51,13 @@ import Testing
         var partitionOfKey: [Int: Int32] = [:]
         for r in reports { #expect(partitionOfKey.updateValue(r.partition, forKey: Int(r.token) % 50) ?? r.partition == r.partition) }
         #expect(Set(reports.map(\.partition)).count > 1)
+        // The partition is predictable from the key (murmur2, as Java clients do).
+        for r in reports.prefix(50) {
+            let predicted = Array("S\(Int(r.token) % 50)".utf8).withUnsafeBytes {
+                topic.partition(forKey: $0, partitionCount: 4)
+            }
+            #expect(predicted == r.partition)
+        }
 
         let consumer = try KafkaConsumer(
             configuration: .init(bootstrapServers: cluster.bootstrapServers, maxMessagesPerDrain: 100),
@@ -151,6 +158,34 @@ import Testing
             committed = (try? consumer.committedOffsets(topic: "ledger.events", partitions: [1]))?.first?.offset ?? -1
         }, until: { committed == 6 }))
         #expect(committed == 6)   // next offset to read after the six processed messages
+    }
+
+    @Test func groupSubscriptionReceivesEveryPartition() throws {
+        let cluster = try KafkaMockCluster(brokers: 2, logger: Self.logger)
+        try cluster.createTopic("ledger.events", partitions: 3)
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers,
+                                                              idempotent: true), logger: Self.logger)
+        for i in 0..<90 { try producer.produce(topic: "ledger.events", key: Array("u\(i % 9)".utf8), value: [UInt8(i)]) }
+        try producer.flush(timeoutMilliseconds: 10_000)
+        let consumer = try KafkaConsumer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers, groupID: "ledger-service",
+                                 properties: ["session.timeout.ms": "3000", "heartbeat.interval.ms": "500"]),
+            logger: Self.logger)
+        try consumer.subscribe(topics: ["ledger.events"])
+        var values = Set<UInt8>()
+        var partitions = Set<Int32>()
+        #expect(Self.pump(seconds: 30, {
+            if consumer.drain({ m in values.insert(m.value[0]); partitions.insert(m.partition) }) == 0 {
+                consumer.waitForMessages(timeoutMilliseconds: 50)
+            }
+        }, until: { values.count == 90 }))
+        #expect(values.count == 90)
+        #expect(partitions == [0, 1, 2])
+    }
+
+    @Test func subscribeWithoutGroupIsRejected() throws {
+        let consumer = try KafkaConsumer(configuration: .init(bootstrapServers: "127.0.0.1:1"), logger: Self.logger)
+        #expect(throws: KafkaError.self) { try consumer.subscribe(topics: ["t"]) }
     }
 
     @Test func badPropertyIsAConfigurationError() {
