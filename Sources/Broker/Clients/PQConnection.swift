@@ -20,7 +20,10 @@ final class PQConnection: FDWatcher {
         case failed(PGError)
     }
 
-    private enum State { case connecting, ready, busy, dead }
+    private enum State { case connecting, open, dead }
+    /// What the server still owes us, in order: a statement's results (ending with NULL), or a Sync's
+    /// PGRES_PIPELINE_SYNC (pipeline mode only; not followed by NULL).
+    private enum Awaiting { case statement, sync }
 
     unowned let loop: EventLoop
     /// `PGconn *`; valid until deinit (PQfinish).
@@ -29,12 +32,19 @@ final class PQConnection: FDWatcher {
     private var watchedFD: CInt = -1
     private var state = State.connecting
     private var pending: Result<PGResult, PGError>?
+    private var awaiting: [Awaiting] = []
+    private var awaitingHead = 0
+    private(set) var statementsInFlight = 0
+    /// 1 = classic one-at-a-time; more = pipeline mode.
+    let maxInFlight: Int
     private let onEvent: (Event) -> Void
     let logger: Logger
 
     /// Starts connecting with a libpq conninfo string (`host=... dbname=... user=...`).
     /// - Throws: `PGError` `.connectFailed` when libpq rejects the conninfo or cannot start.
-    init(conninfo: String, loop: EventLoop, logger: Logger, onEvent: @escaping (Event) -> Void) throws(PGError) {
+    init(conninfo: String, maxInFlight: Int, loop: EventLoop, logger: Logger,
+         onEvent: @escaping (Event) -> Void) throws(PGError) {
+        precondition(maxInFlight >= 1, "maxInFlight")
         guard let conn = PQconnectStart(conninfo) else {
             throw PGError(code: .connectFailed, message: "PQconnectStart: out of memory")
         }
@@ -44,6 +54,7 @@ final class PQConnection: FDWatcher {
             throw PGError(code: .connectFailed, message: message)
         }
         self.conn = conn
+        self.maxInFlight = maxInFlight
         self.loop = loop
         self.logger = logger
         self.onEvent = onEvent
@@ -58,12 +69,15 @@ final class PQConnection: FDWatcher {
         PQfinish(conn)
     }
 
-    var isReady: Bool { state == .ready }
+    var isOpen: Bool { state == .open }
     var isDead: Bool { state == .dead }
+    /// Whether `send` may be called now.
+    var canSend: Bool { state == .open && statementsInFlight < maxInFlight }
 
-    /// Sends one statement with text parameters. Only when `isReady`; the outcome arrives as `.completed`.
+    /// Sends one statement with text parameters. Only when `canSend`; the outcome arrives as `.completed`, in
+    /// send order.
     func send(_ sql: String, _ params: [String?]) {
-        precondition(state == .ready, "one statement at a time")
+        precondition(canSend, "send without capacity")
         // libpq copies parameter values into its output buffer during the call, so they only need to live until
         // it returns.
         let cParams: [UnsafeMutablePointer<CChar>?] = params.map { $0.map { strdup($0)! } }
@@ -73,15 +87,20 @@ final class PQConnection: FDWatcher {
                 PQsendQueryParams(conn, sql, Int32(params.count), nil, v.baseAddress, nil, nil, 0)
             }
         }
-        guard ok == 1 else {
+        guard ok == 1, maxInFlight == 1 || PQpipelineSync(conn) == 1 else {
+            // Nothing was queued (or, in pipeline mode, libpq can no longer queue): the connection is unusable
+            // or the statement malformed; either way report it in order.
             let e = PGError(code: .sendFailed, message: Self.errorMessage(conn))
-            if PQstatus(conn) == CONNECTION_BAD { die(PGError(code: .connectionLost, message: e.message)) } else {
+            if PQstatus(conn) == CONNECTION_BAD || statementsInFlight > 0 {
+                die(PGError(code: .connectionLost, message: e.message))
+            } else {
                 onEvent(.completed(.failure(e)))
             }
             return
         }
-        state = .busy
-        pending = nil
+        statementsInFlight += 1
+        awaiting.append(.statement)
+        if maxInFlight > 1 { awaiting.append(.sync) }
         flush()
     }
 
@@ -111,7 +130,11 @@ final class PQConnection: FDWatcher {
                 die(PGError(code: .connectFailed, message: Self.errorMessage(conn)))
                 return
             }
-            state = .ready
+            if maxInFlight > 1 && PQenterPipelineMode(conn) != 1 {
+                die(PGError(code: .connectFailed, message: "PQenterPipelineMode: " + Self.errorMessage(conn)))
+                return
+            }
+            state = .open
             watch(readable: true, writable: false)   // to notice the server closing an idle connection
             onEvent(.connected)
         default:
@@ -124,24 +147,41 @@ final class PQConnection: FDWatcher {
             die(PGError(code: .connectionLost, message: Self.errorMessage(conn)))
             return
         }
-        guard state == .busy else {
-            // Idle: only notices/notifications can arrive; a closed socket shows up as CONNECTION_BAD.
-            if PQstatus(conn) == CONNECTION_BAD { die(PGError(code: .connectionLost, message: Self.errorMessage(conn))) }
-            return
-        }
-        while PQisBusy(conn) == 0 {
-            guard let r = PQgetResult(conn) else {
-                // NULL: the statement is complete (libpq 34.4: call PQgetResult until it returns NULL).
-                state = .ready
-                let outcome = pending ?? .failure(PGError(code: .connectionLost, message: Self.errorMessage(conn)))
-                pending = nil
-                onEvent(.completed(outcome))
-                return
+        // PQgetResult only when PQisBusy says it will not block, and only while we await something: with nothing
+        // outstanding only notices can arrive, and a closed socket shows up as CONNECTION_BAD.
+        results: while awaitingHead < awaiting.count && PQisBusy(conn) == 0 {
+            let r = PQgetResult(conn)
+            switch awaiting[awaitingHead] {
+            case .sync:
+                guard let r else { break results }   // defensive: libpq sends no NULL before a Sync result
+                let status = PQresultStatus(r)
+                PQclear(r)
+                if status == PGRES_PIPELINE_SYNC { popAwaiting() }
+            case .statement:
+                guard let r else {
+                    // NULL: this statement's results are complete (libpq 34.4: PQgetResult until NULL).
+                    popAwaiting()
+                    statementsInFlight -= 1
+                    let outcome = pending ?? .failure(PGError(code: .connectionLost, message: Self.errorMessage(conn)))
+                    pending = nil
+                    onEvent(.completed(outcome))
+                    if state == .dead { return }
+                    continue
+                }
+                let converted = Self.convert(r)
+                PQclear(r)
+                // A multi-statement string yields several results: keep the first error, else the last result.
+                if case .failure = pending {} else { pending = converted }
             }
-            let converted = Self.convert(r)
-            PQclear(r)
-            // A multi-statement string yields several results: keep the first error, else the last result.
-            if case .failure = pending {} else { pending = converted }
+        }
+        if PQstatus(conn) == CONNECTION_BAD { die(PGError(code: .connectionLost, message: Self.errorMessage(conn))) }
+    }
+
+    private func popAwaiting() {
+        awaitingHead += 1
+        if awaitingHead == awaiting.count {
+            awaiting.removeAll(keepingCapacity: true)
+            awaitingHead = 0
         }
     }
 
@@ -178,7 +218,7 @@ final class PQConnection: FDWatcher {
     func fdReadable() {
         switch state {
         case .connecting: continueConnecting()
-        case .ready, .busy: receive()
+        case .open: receive()
         case .dead: break
         }
     }
@@ -186,7 +226,7 @@ final class PQConnection: FDWatcher {
     func fdWritable() {
         switch state {
         case .connecting: continueConnecting()
-        case .busy, .ready: flush()
+        case .open: flush()
         case .dead: break
         }
     }
@@ -207,6 +247,10 @@ final class PQConnection: FDWatcher {
 
     static func convert(_ r: OpaquePointer) -> Result<PGResult, PGError> {
         switch PQresultStatus(r) {
+        case PGRES_PIPELINE_ABORTED:
+            // An earlier statement before the same Sync failed; with one Sync per statement this cannot happen,
+            // but report it in order if it does.
+            return .failure(PGError(code: .server, sqlState: "25P02", message: "aborted by an earlier error"))
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
             let nColumns = PQnfields(r)
             let nRows = PQntuples(r)

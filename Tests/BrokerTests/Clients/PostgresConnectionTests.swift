@@ -19,22 +19,23 @@ import Wire
         var states: [Bool] = []
     }
 
-    static func connect(_ runner: ClientLoopRunner, _ box: Box, conninfo: String? = nil) throws {
+    static func connect(_ runner: ClientLoopRunner, _ box: Box, conninfo: String? = nil, depth: Int = 64) throws {
         let info = try conninfo ?? #require(TestServices.postgresConninfo, "no PostgreSQL: run scripts/services.sh")
         let loop = runner.loop
         try runner.sync {
-            let pg = PostgresConnection(conninfo: info, loop: loop, logger: Self.logger)
+            let pg = PostgresConnection(conninfo: info, pipelineDepth: depth, loop: loop, logger: Self.logger)
             pg.onStateChange = { up, _ in box.states.append(up) }
             pg.connect()
             box.pg = pg
         }
     }
 
-    @Test func createInsertSelectWithParametersAndNulls() throws {
+    /// depth 1: one statement at a time; 64: libpq pipeline mode. Both must behave the same.
+    @Test(arguments: [1, 64]) func createInsertSelectWithParametersAndNulls(depth: Int) throws {
         let runner = try ClientLoopRunner()
         defer { runner.shutdown() }
         let box = Box()
-        try Self.connect(runner, box)
+        try Self.connect(runner, box, depth: depth)
         let record: PGCompletion = { box.results.append($0) }
         // Queued before the connect completes: runs once connected, in order.
         try runner.sync {
@@ -60,11 +61,12 @@ import Wire
         #expect(try runner.sync { box.states } == [true])
     }
 
-    @Test func failedTransactionRollsBackAndCommittedOneSticks() throws {
+    /// depth 1: one statement at a time; 64: libpq pipeline mode. Both must behave the same.
+    @Test(arguments: [1, 64]) func failedTransactionRollsBackAndCommittedOneSticks(depth: Int) throws {
         let runner = try ClientLoopRunner()
         defer { runner.shutdown() }
         let box = Box()
-        try Self.connect(runner, box)
+        try Self.connect(runner, box, depth: depth)
         try runner.sync {
             let pg = box.pg!
             pg.query("CREATE TEMP TABLE orders (id text PRIMARY KEY, qty int NOT NULL)") { box.results.append($0) }
@@ -83,11 +85,12 @@ import Wire
         #expect(try results[1].get().rows == [["a"], ["b"]])   // c was rolled back with the transaction
     }
 
-    @Test func statementsCompleteInSubmissionOrder() throws {
+    /// depth 1: one statement at a time; 64: libpq pipeline mode. Both must behave the same.
+    @Test(arguments: [1, 64]) func statementsCompleteInSubmissionOrder(depth: Int) throws {
         let runner = try ClientLoopRunner()
         defer { runner.shutdown() }
         let box = Box()
-        try Self.connect(runner, box)
+        try Self.connect(runner, box, depth: depth)
         final class Order: @unchecked Sendable { var seen: [Int] = [] }
         let order = Order()
         try runner.sync {
@@ -99,13 +102,16 @@ import Wire
         }
         #expect(runner.wait { order.seen.count == 200 })
         #expect(try runner.sync { order.seen } == Array(0..<200))
+        let peak = try runner.sync { box.pg!.peakInFlight }
+        #expect(depth == 1 ? peak == 1 : peak > 1 && peak <= depth)
     }
 
-    @Test func brokenConnectionFailsQueuedStatements() throws {
+    /// depth 1: one statement at a time; 64: libpq pipeline mode. Both must behave the same.
+    @Test(arguments: [1, 64]) func brokenConnectionFailsQueuedStatements(depth: Int) throws {
         let runner = try ClientLoopRunner()
         defer { runner.shutdown() }
         let box = Box()
-        try Self.connect(runner, box)
+        try Self.connect(runner, box, depth: depth)
         try runner.sync {
             box.pg!.query("SELECT pg_terminate_backend(pg_backend_pid())") { box.results.append($0) }
             box.pg!.query("SELECT 1") { box.results.append($0) }
