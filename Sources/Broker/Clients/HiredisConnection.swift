@@ -38,7 +38,8 @@ final class HiredisConnection: FDWatcher {
 
     /// Starts a non-blocking connect to `host:port`.
     /// - Throws: `RedisError` `.connectFailed` if hiredis cannot even create the socket.
-    init(host: String, port: Int, loop: EventLoop, logger: Logger, onEvent: @escaping (Event) -> Void) throws(RedisError) {
+    init(host: String, port: Int, loop: EventLoop, logger: Logger,
+         onEvent: @escaping (Event) -> Void) throws(RedisError) {
         self.loop = loop
         self.logger = logger
         self.onEvent = onEvent

@@ -97,7 +97,9 @@ public struct KafkaMessage: ~Copyable {
     /// Offset within the partition.
     public var offset: Int64 { raw.pointee.offset }
     /// The key bytes (empty when the message has no key). Valid only inside the drain closure.
-    public var key: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: raw.pointee.key, count: raw.pointee.key_len) }
+    public var key: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: raw.pointee.key, count: raw.pointee.key_len)
+    }
     /// The value bytes. Valid only inside the drain closure.
     public var value: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: raw.pointee.payload, count: raw.pointee.len)
@@ -296,7 +298,9 @@ public final class KafkaConsumer {
     /// Waits up to `timeoutMilliseconds` for the wake-up fd, for callers without an event loop (tests, tools).
     public func waitForMessages(timeoutMilliseconds: Int32) { client.waitForWakeup(timeoutMs: timeoutMilliseconds) }
 
-    static func makeList(_ items: [KafkaTopicPartitionOffset]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+    static func makeList(
+        _ items: [KafkaTopicPartitionOffset]
+    ) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
         let list = rd_kafka_topic_partition_list_new(Int32(items.count))!   // only fails on OOM
         for item in items {
             let e = rd_kafka_topic_partition_list_add(list, item.topic, item.partition)!   // grows as needed
@@ -315,8 +319,9 @@ public final class KafkaConsumer {
 
 /// librdkafka's error callback. Runs on the thread serving the consumer queue, i.e. inside `drain`, on the loop
 /// thread; it only records the error (callbacks never re-enter our state).
-private let rdkafkaConsumerErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?,
-                                                          UnsafeMutableRawPointer?) -> Void = { _, err, reason, opaque in
+private let rdkafkaConsumerErrorCallback:
+    @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+    _, err, reason, opaque in
     guard let opaque else { return }
     // Unretained: the context outlives the handle (RDKafkaClient.deinit).
     let context = Unmanaged<RDKafkaCallbackContext>.fromOpaque(opaque).takeUnretainedValue()

@@ -267,7 +267,8 @@ final class PQConnection: FDWatcher {
             let affected = PQcmdTuples(r).flatMap { Int(String(cString: $0)) }
             return .success(PGResult(columns: columns, rows: rows, commandTag: tag, rowsAffected: affected))
         default:
-            let sqlState = PQresultErrorField(r, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }   // PG_DIAG_SQLSTATE
+            // PG_DIAG_SQLSTATE is the character macro 'C', which Swift does not import.
+            let sqlState = PQresultErrorField(r, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
             var message = PQresultErrorMessage(r).map { String(cString: $0) } ?? "statement failed"
             while message.last == "\n" { message.removeLast() }
             return .failure(PGError(code: .server, sqlState: sqlState, message: message))

@@ -3,8 +3,9 @@
 //
 // Owns: the ordered statement queue (statements run one after another in submission order, so a BEGIN ...
 // COMMIT submitted together is a transaction nobody else's statement can interleave with), the transaction helper,
-// pipelining depth, and connection state reporting. Leaves libpq itself to PQConnection. No automatic reconnect: a broken connection
-// fails every queued statement with `.connectionLost` and the owner decides (reconnect and replay idempotent work).
+// pipelining depth, and connection state reporting. Leaves libpq itself to PQConnection. No automatic reconnect:
+// a broken connection fails every queued statement with `.connectionLost` and the owner decides (make a new
+// connection and replay idempotent work).
 import Logging
 import Wire
 

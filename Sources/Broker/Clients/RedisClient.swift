@@ -189,6 +189,19 @@ public final class RedisClient {
         }, completion: completion)
     }
 
+    /// `SET key value` with the key as bytes too: the ingestor's hot path (`quote:SYM` kept pre-encoded per symbol
+    /// id), which allocates nothing per command on our side.
+    @discardableResult
+    public func set(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, completion: RedisCompletion? = nil)
+        -> RedisSendResult {
+        send({ e in
+            e.beginCommand(argumentCount: 3)
+            e.append("SET" as StaticString)
+            e.append(key)
+            e.append(value)
+        }, completion: completion)
+    }
+
     /// `SET key value` with a text value.
     @discardableResult
     public func set(_ key: String, _ value: String, completion: RedisCompletion? = nil) -> RedisSendResult {

@@ -49,7 +49,9 @@ import Testing
         #expect(Set(reports.map(\.token)) == Set((0..<n).map(UInt64.init)))
         // Same key, same partition: the partitioner hashes the key.
         var partitionOfKey: [Int: Int32] = [:]
-        for r in reports { #expect(partitionOfKey.updateValue(r.partition, forKey: Int(r.token) % 50) ?? r.partition == r.partition) }
+        for r in reports {
+            #expect(partitionOfKey.updateValue(r.partition, forKey: Int(r.token) % 50) ?? r.partition == r.partition)
+        }
         #expect(Set(reports.map(\.partition)).count > 1)
         // The partition is predictable from the key (murmur2, as Java clients do).
         for r in reports.prefix(50) {
@@ -101,7 +103,9 @@ import Testing
         var delivered: [UInt64] = []
         var failures = 0
         producer.onDelivery = { r in if r.error == nil { delivered.append(r.token) } else { failures += 1 } }
-        for i in 0..<100 { try producer.produce(topic: "orders", key: [1], value: Array("\(i)".utf8), token: UInt64(i)) }
+        for i in 0..<100 {
+            try producer.produce(topic: "orders", key: [1], value: Array("\(i)".utf8), token: UInt64(i))
+        }
         #expect(Self.pump({ Self.drainProducer(producer) }, until: { delivered.count == 100 }))
 
         try cluster.setBrokerDown(1)
@@ -165,7 +169,9 @@ import Testing
         try cluster.createTopic("ledger.events", partitions: 3)
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers,
                                                               idempotent: true), logger: Self.logger)
-        for i in 0..<90 { try producer.produce(topic: "ledger.events", key: Array("u\(i % 9)".utf8), value: [UInt8(i)]) }
+        for i in 0..<90 {
+            try producer.produce(topic: "ledger.events", key: Array("u\(i % 9)".utf8), value: [UInt8(i)])
+        }
         try producer.flush(timeoutMilliseconds: 10_000)
         let consumer = try KafkaConsumer(
             configuration: .init(bootstrapServers: cluster.bootstrapServers, groupID: "ledger-service",
@@ -221,7 +227,12 @@ import Testing
         try cluster.createTopic("market.quotes", partitions: 3)
         let runner = try ClientLoopRunner()
         defer { runner.shutdown() }
-        final class State { var delivered = 0; var consumed = 0; var producer: KafkaProducer?; var consumer: KafkaConsumer? }
+        final class State {
+            var delivered = 0
+            var consumed = 0
+            var producer: KafkaProducer?
+            var consumer: KafkaConsumer?
+        }
         nonisolated(unsafe) let state = State()
         let servers = cluster.bootstrapServers
         let loop = runner.loop

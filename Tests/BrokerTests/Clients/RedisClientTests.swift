@@ -70,7 +70,13 @@ import Glibc
         let queuedAtOnce = try runner.sync { () -> Int in
             let c = box.client!
             for i in 0..<n {
-                let r = c.set("\(prefix)\(i)", "v\(i)", completion: i == n - 1 ? { box.results.append($0) } : nil)
+                let done: RedisCompletion? = i == n - 1 ? { box.results.append($0) } : nil
+                let key = Array("\(prefix)\(i)".utf8)
+                let r = i % 2 == 0
+                    ? c.set("\(prefix)\(i)", "v\(i)", completion: done)
+                    : key.withUnsafeBytes { k in
+                        Array("v\(i)".utf8).withUnsafeBytes { c.set(key: k, value: $0, completion: done) }
+                    }
                 precondition(r == .queued)
             }
             c.mget((0..<n).map { "\(prefix)\($0)" } + ["\(prefix)missing"]) { box.results.append($0) }
