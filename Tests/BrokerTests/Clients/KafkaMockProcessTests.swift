@@ -58,6 +58,7 @@ enum KafkaMockBinary {
         #expect(send("rtt 2 5") == "ok")
         #expect(send("topic fills 2") == "ok")
         #expect(try consumer.partitionCount(topic: "fills") == 2)
+        #expect(send("request-errors 0 -195 6") == "ok")
         #expect(send("broker-down 7").hasPrefix("error:"))
         #expect(send("bogus").hasPrefix("error: unknown command"))
 
