@@ -121,10 +121,24 @@ public struct KafkaMessage: ~Copyable {
     }
 }
 
+/// Counters of a consumer, for /metrics.
+public struct KafkaConsumerStats: Sendable, Equatable {
+    /// Messages handed to drain closures.
+    public var messages: UInt64 = 0
+    /// Their value bytes.
+    public var valueBytes: UInt64 = 0
+    /// Errors reported (error messages, error callback, failed commits).
+    public var errors: UInt64 = 0
+    /// `drain` calls that returned a full batch (a sign the consumer is behind).
+    public var fullBatches: UInt64 = 0
+}
+
 /// A Kafka consumer joined to one event loop (or driven by explicit `drain` calls). Not thread-safe.
 public final class KafkaConsumer {
     /// Consumer-level errors (from librdkafka's error callback, failed commits, error messages), after a drain.
     public var onError: ((KafkaError) -> Void)?
+    /// Counters since creation.
+    public private(set) var stats = KafkaConsumerStats()
 
     let client: RDKafkaClient
     private let configuration: KafkaConsumerConfiguration
@@ -227,6 +241,7 @@ public final class KafkaConsumer {
             for i in 0..<n {
                 let m = batch[i]!   // librdkafka fills exactly n entries
                 if m.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    stats.valueBytes &+= UInt64(m.pointee.len)
                     body(KafkaMessage(raw: m))
                     delivered += 1
                 } else if m.pointee.err != RD_KAFKA_RESP_ERR__PARTITION_EOF || onError != nil {
@@ -235,7 +250,11 @@ public final class KafkaConsumer {
                 rd_kafka_message_destroy(m)
             }
         }
-        if n == max { client.signalWakeup() }
+        stats.messages &+= UInt64(delivered)
+        if n == max {
+            stats.fullBatches &+= 1
+            client.signalWakeup()
+        }
         deliverPendingErrors()
         return delivered
     }
@@ -251,6 +270,7 @@ public final class KafkaConsumer {
         guard !client.context.pendingErrors.isEmpty else { return }
         let errors = client.context.pendingErrors
         client.context.pendingErrors.removeAll(keepingCapacity: true)
+        stats.errors &+= UInt64(errors.count)
         for e in errors {
             logger.warning("kafka consumer error", metadata: ["error": "\(e)"])
             onError?(e)

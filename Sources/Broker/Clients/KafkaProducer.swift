@@ -76,6 +76,20 @@ public struct KafkaDeliveryReport: Sendable, Equatable {
     public let error: KafkaError?
 }
 
+/// Counters of a producer, for /metrics. Plain integers bumped on the loop thread.
+public struct KafkaProducerStats: Sendable, Equatable {
+    /// Messages accepted into the local queue.
+    public var queued: UInt64 = 0
+    /// `produce` calls refused because the local queue was full.
+    public var queueFull: UInt64 = 0
+    /// Delivery reports with success.
+    public var delivered: UInt64 = 0
+    /// Delivery reports with an error.
+    public var failed: UInt64 = 0
+    /// Client-level error events.
+    public var errors: UInt64 = 0
+}
+
 /// A topic handle (from `KafkaProducer.topic(_:)`). Hold one per topic on hot paths: producing through it skips
 /// the name lookup.
 public final class KafkaTopic {
@@ -111,6 +125,8 @@ public final class KafkaProducer {
     public var onDelivery: ((KafkaDeliveryReport) -> Void)?
     /// Called for client-level errors (all brokers down, fatal idempotence errors), from `drain`.
     public var onError: ((KafkaError) -> Void)?
+    /// Counters since creation.
+    public private(set) var stats = KafkaProducerStats()
 
     let client: RDKafkaClient
     private let configuration: KafkaProducerConfiguration
@@ -160,9 +176,15 @@ public final class KafkaProducer {
                                   UnsafeMutableRawPointer(mutating: value.baseAddress), value.count,
                                   key?.baseAddress, key?.count ?? 0,
                                   UnsafeMutableRawPointer(bitPattern: UInt(token)))
-        if rc == 0 { return .queued }
+        if rc == 0 {
+            stats.queued &+= 1
+            return .queued
+        }
         let err = rd_kafka_last_error()
-        if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { return .queueFull }
+        if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+            stats.queueFull &+= 1
+            return .queueFull
+        }
         throw KafkaError(err)
     }
 
@@ -211,6 +233,7 @@ public final class KafkaProducer {
         case RD_KAFKA_EVENT_DR:
             // Messages are owned by the event; we read them and let rd_kafka_event_destroy free them.
             while let m = rd_kafka_event_message_next(event) {
+                if m.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR { stats.delivered &+= 1 } else { stats.failed &+= 1 }
                 guard let onDelivery else { continue }
                 let token = UInt64(UInt(bitPattern: m.pointee._private))
                 let error: KafkaError? = m.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(m.pointee.err)
@@ -224,6 +247,7 @@ public final class KafkaProducer {
             if rd_kafka_event_error_is_fatal(event) != 0 {
                 error = KafkaError(code: error.code, message: text, isRetriable: false, isFatal: true)
             }
+            stats.errors &+= 1
             logger.warning("kafka producer error", metadata: ["error": "\(error)"])
             onError?(error)
         case RD_KAFKA_EVENT_LOG:

@@ -34,6 +34,10 @@ public final class PostgresConnection {
     private var inFlightHead = 0
     private var closed = false
     private var pumping = false
+    /// Statements that completed successfully.
+    public private(set) var statementsSucceeded: UInt64 = 0
+    /// Statements that failed, including those failed by a broken or closed connection.
+    public private(set) var statementsFailed: UInt64 = 0
     /// Most statements ever in flight at once (tests check pipelining really happens).
     private(set) var peakInFlight = 0
 
@@ -141,6 +145,7 @@ public final class PostgresConnection {
                 inFlight.removeAll(keepingCapacity: true)
                 inFlightHead = 0
             }
+            if case .success = result { statementsSucceeded &+= 1 } else { statementsFailed &+= 1 }
             completion(result)
             pump()
         case .failed(let error):
@@ -161,10 +166,12 @@ public final class PostgresConnection {
         let sent = inFlight[inFlightHead...]
         inFlight = []
         inFlightHead = 0
+        statementsFailed &+= UInt64(sent.count)
         for c in sent { c(.failure(error)) }
         while queueHead < queue.count {
             let c = queue[queueHead].completion
             queueHead += 1
+            statementsFailed &+= 1
             c(.failure(error))
         }
         queue.removeAll()

@@ -63,6 +63,10 @@ public final class RedisClient {
     public private(set) var connectCount = 0
     /// Connect attempts so far, successful or not (grows while the server is away).
     public private(set) var connectAttempts = 0
+    /// Commands handed to hiredis.
+    public private(set) var commandsSent: UInt64 = 0
+    /// Commands refused with `.notConnected`.
+    public private(set) var commandsRefused: UInt64 = 0
 
     /// The configuration in use.
     public let configuration: RedisConfiguration
@@ -164,10 +168,14 @@ public final class RedisClient {
     @discardableResult
     public func send(_ build: (inout RedisCommandEncoder) -> Void,
                      completion: RedisCompletion? = nil) -> RedisSendResult {
-        guard let c = connection else { return .notConnected }
+        guard let c = connection else {
+            commandsRefused &+= 1
+            return .notConnected
+        }
         encoder.reset()
         build(&encoder)
         let ok = encoder.bytes.withUnsafeBytes { c.send(encoded: $0, completion: completion) }
+        if ok { commandsSent &+= 1 } else { commandsRefused &+= 1 }
         return ok ? .queued : .notConnected
     }
 

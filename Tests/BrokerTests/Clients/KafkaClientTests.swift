@@ -89,6 +89,9 @@ import Testing
         #expect(ordered)
         #expect(batches >= n / 100)   // bounded drains: never more than maxMessagesPerDrain per call
         #expect(lastSeq.count == 50 && lastSeq.values.allSatisfy { $0 == n / 50 - 1 })
+        #expect(producer.stats.queued == UInt64(n) && producer.stats.delivered == UInt64(n))
+        #expect(producer.stats.failed == 0 && producer.stats.queueFull == 0)
+        #expect(consumer.stats.messages == UInt64(n))
     }
 
     @Test func brokerDownThenUpLosesNothingWithIdempotentProducer() throws {
@@ -254,6 +257,7 @@ import Testing
         for _ in 0..<12 { results.append(try producer.produce(topic: "t", key: nil, value: [0])) }
         #expect(results.prefix(10).allSatisfy { $0 == .queued })
         #expect(results.suffix(2).allSatisfy { $0 == .queueFull })
+        #expect(producer.stats.queued == 10 && producer.stats.queueFull == 2)
         #expect(KafkaError(.init(rawValue: KafkaError.Code.queueFull.rawValue)).isRetriable)
     }
 }

@@ -58,6 +58,7 @@ import Wire
         guard case .failure(let dup) = r[3] else { Issue.record("duplicate insert succeeded"); return }
         #expect(dup.code == .server && dup.sqlState == "23505" && !dup.isRetriable)
         #expect(try r[4].get().rows == [["still usable"]])
+        #expect(try runner.sync { (box.pg!.statementsSucceeded, box.pg!.statementsFailed) } == (4, 1))
         #expect(try runner.sync { box.states } == [true])
     }
 

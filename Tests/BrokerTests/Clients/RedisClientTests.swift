@@ -85,6 +85,7 @@ import Glibc
             return c.pendingReplies
         }
         #expect(queuedAtOnce == 4)
+        #expect(try runner.sync { box.client!.commandsSent } == UInt64(n + 3))
         #expect(runner.wait { box.results.count == 4 })
         let results = try runner.sync { box.results }
         #expect(try results[0].get() == .status("OK"))
