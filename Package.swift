@@ -41,7 +41,8 @@ let package = Package(
                 "Wire", "FIX", "WebSocket", "CRdKafka", "CHiredis", "CLibPQ", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
+            ],
+            exclude: ["Resources"]  // symbol listings read from disk by path (Resources/README.md)
         ),
         .executableTarget(name: "KafkaMock", dependencies: ["CRdKafka"]),
         .executableTarget(name: "BrokerCLI", dependencies: ["Broker", "Wire", .product(name: "Logging", package: "swift-log")]),

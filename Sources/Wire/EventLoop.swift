@@ -71,6 +71,8 @@ public struct EventLoopStats: Sendable {
     public var openConnections: Int = 0
     /// Histogram of iteration busy time: bucket i counts iterations under 2^i microseconds.
     public var iterationMicrosLog2: [UInt64] = Array(repeating: 0, count: 24)
+    /// Zeroed statistics.
+    public init() {}
 }
 
 /// A single-threaded event loop over epoll. Create it anywhere, then call `run()` on the thread
@@ -87,7 +89,7 @@ public final class EventLoop: @unchecked Sendable {
     private let tasks = TaskQueue()
     private let wakePending = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
-    private let threadID = Atomic<UInt>(0)
+    fileprivate let threadID = Atomic<UInt>(0)
 
     // Registration table: epoll user data = generation << 32 | slot, so an event for a slot that
     // was freed and reused is recognised as stale and dropped.
@@ -124,6 +126,8 @@ public final class EventLoop: @unchecked Sendable {
     public private(set) var now: UInt64
     /// Statistics about this loop, touched only on its thread.
     public var stats = EventLoopStats()
+    /// Called once per iteration with its busy time in ns (metrics); nil costs nothing.
+    public var onIteration: ((UInt64) -> Void)?
 
     /// Creates a loop (epoll set, eventfd, timerfd). Does not start a thread.
     public init(name: String = "loop", receiveBufferSize: Int = 256 * 1024, logger: Logger = Logger(label: "wire.loop"))
@@ -242,7 +246,11 @@ public final class EventLoop: @unchecked Sendable {
     public func cancel(_ t: TimerHandle) { timers.cancel(t) }
 
     /// Adds a hook run once per iteration before corked writes are flushed (fanout drains here).
-    public func addBeforeSleepHook(_ hook: @escaping () -> Void) { hooks.append(hook) }
+    /// `first` puts it before the hooks already added (a feed that must hand its batch over before
+    /// the fanout drains).
+    public func addBeforeSleepHook(first: Bool = false, _ hook: @escaping () -> Void) {
+        if first { hooks.insert(hook, at: 0) } else { hooks.append(hook) }
+    }
 
     /// Any thread: runs `task` on this loop soon. Lock-free; one eventfd write per batch.
     public func execute(_ task: @escaping @Sendable () -> Void) {
@@ -334,6 +342,7 @@ public final class EventLoop: @unchecked Sendable {
         let us = max(1, busy / 1000)
         let bucket = min(23, 64 - us.leadingZeroBitCount)
         stats.iterationMicrosLog2[bucket] &+= 1
+        onIteration?(busy)
     }
 
     /// The only place the loop sleeps; named and kept out of line so profiles show idle time.
@@ -443,5 +452,31 @@ public final class Semaphore: @unchecked Sendable {
             if sem_timedwait(&sem, &ts) == 0 { return true }
             if errno != EINTR { return false }
         }
+    }
+}
+
+extension EventLoop {
+    /// Runs one iteration without sleeping, on the calling thread (tests drive loops this way).
+    public func runOnceForTests() {
+        threadID.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .relaxed)
+        execute {}
+        runOnce()
+    }
+}
+
+extension EventLoop {
+    /// Runs `body` on this loop and waits for its result. For setup and tests only: it blocks the
+    /// calling thread (and must not be called on this loop's own thread, where it runs `body` directly).
+    public func submitAndWait<T>(_ body: @escaping () throws -> T) throws -> T {
+        if inEventLoop { return try body() }
+        nonisolated(unsafe) var result: Result<T, any Error>?
+        nonisolated(unsafe) let b = body
+        let sem = Semaphore()
+        execute {
+            result = Result { try b() }
+            sem.signal()
+        }
+        sem.wait()
+        return try result!.get()
     }
 }

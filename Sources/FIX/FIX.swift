@@ -1,1 +1,0 @@
-// FIX module. See DESIGN.md.
