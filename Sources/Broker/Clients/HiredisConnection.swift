@@ -79,19 +79,22 @@ final class HiredisConnection: FDWatcher {
     /// Returns false when there is no usable context.
     func send(encoded bytes: UnsafeRawBufferPointer, completion: RedisCompletion?) -> Bool {
         guard let ac = context else { return false }
+        // Every command gets the C callback, so `outstanding` counts replies still owed (backpressure).
         // privdata: nil = no completion; non-nil marker = pop the next completion (replies come in order).
         let marker = completion == nil ? nil : UnsafeMutableRawPointer(bitPattern: 1)
         let rc = bytes.withMemoryRebound(to: CChar.self) { chars in
-            redisAsyncFormattedCommand(ac, marker == nil ? nil : hiredisReplyCallback, marker, chars.baseAddress,
-                                       chars.count)
+            redisAsyncFormattedCommand(ac, hiredisReplyCallback, marker, chars.baseAddress, chars.count)
         }
         guard rc == REDIS_OK else { return false }
+        outstanding += 1
         if let completion { completions.append(completion) }
         return true
     }
 
     /// Number of commands still waiting for a reply with a completion.
     var pendingCount: Int { completions.count - completionsHead }
+    /// Number of commands sent (or buffered) whose reply has not arrived, with or without a completion.
+    private(set) var outstanding = 0
 
     /// Graceful close: hiredis sends what is queued, waits for pending replies, then disconnects.
     func disconnect() {
@@ -125,8 +128,9 @@ final class HiredisConnection: FDWatcher {
                               wasConnected: wasConnected))
     }
 
-    fileprivate func didReply(_ reply: UnsafeMutablePointer<redisReply>?) {
-        guard completionsHead < completions.count else { return }
+    fileprivate func didReply(_ reply: UnsafeMutablePointer<redisReply>?, hasCompletion: Bool) {
+        outstanding -= 1
+        guard hasCompletion, completionsHead < completions.count else { return }
         let completion = completions[completionsHead]
         completions[completionsHead] = nil
         completionsHead += 1
@@ -235,6 +239,6 @@ private let hiredisDisconnectCallback: @convention(c) (UnsafePointer<redisAsyncC
 }
 
 private let hiredisReplyCallback: @convention(c) (UnsafeMutablePointer<redisAsyncContext>?, UnsafeMutableRawPointer?,
-                                                  UnsafeMutableRawPointer?) -> Void = { ac, reply, _ in
-    owner(ac?.pointee.data)?.didReply(reply?.assumingMemoryBound(to: redisReply.self))
+                                                  UnsafeMutableRawPointer?) -> Void = { ac, reply, marker in
+    owner(ac?.pointee.data)?.didReply(reply?.assumingMemoryBound(to: redisReply.self), hasCompletion: marker != nil)
 }

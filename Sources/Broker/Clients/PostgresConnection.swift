@@ -24,6 +24,7 @@ public final class PostgresConnection {
     unowned let loop: EventLoop
     private let conninfo: String
     private let pipelineDepth: Int
+    private let maxQueuedStatements: Int
     private let logger: Logger
     private var connection: PQConnection?
     private var connected = false
@@ -47,8 +48,13 @@ public final class PostgresConnection {
     ///   - pipelineDepth: statements sent ahead of their results. 1 = one at a time; more uses libpq's pipeline
     ///     mode with one Sync per statement, so results and errors are exactly those of one-at-a-time execution,
     ///     minus the round trips. 64 by default: a ledger transaction of a few statements leaves in one write.
-    public init(conninfo: String, pipelineDepth: Int = 64, loop: EventLoop, logger: Logger) {
+    ///   - maxQueuedStatements: statements waiting (queued or in flight) beyond which `query` fails at once with
+    ///     `.overloaded` instead of growing memory while the database is slow; 10,000 is seconds of ledger work.
+    public init(conninfo: String, pipelineDepth: Int = 64, maxQueuedStatements: Int = 10_000, loop: EventLoop,
+                logger: Logger) {
         precondition(pipelineDepth >= 1 && pipelineDepth <= 10_000, "pipelineDepth")
+        precondition(maxQueuedStatements >= 1, "maxQueuedStatements")
+        self.maxQueuedStatements = maxQueuedStatements
         self.pipelineDepth = pipelineDepth
         self.conninfo = conninfo
         self.loop = loop
@@ -86,11 +92,18 @@ public final class PostgresConnection {
             completion(.failure(e.code == .connectFailed ? e : PGError(code: .connectionLost, message: e.message)))
             return
         }
+        if pendingStatements >= maxQueuedStatements {
+            statementsFailed &+= 1
+            completion(.failure(PGError(code: .overloaded, message: "\(pendingStatements) statements waiting")))
+            return
+        }
         queue.append((sql, params, completion))
         pump()
     }
 
     /// Runs `statements` as one transaction: BEGIN, each statement, COMMIT, queued together so nothing interleaves.
+    /// (All or nothing is queued: when `maxQueuedStatements` leaves no room for all of them, the completion gets
+    /// `.overloaded` and nothing runs.)
     /// If a statement fails, the server aborts the transaction: the rest fail with SQLSTATE 25P02 and the COMMIT
     /// becomes a ROLLBACK; the completion gets the first error. On success it gets one result per statement.
     public func transaction(_ statements: [(sql: String, params: [String?])],
@@ -98,6 +111,10 @@ public final class PostgresConnection {
         final class Collector {
             var results: [PGResult] = []
             var firstError: PGError?
+        }
+        if pendingStatements + statements.count + 2 > maxQueuedStatements {
+            completion(.failure(PGError(code: .overloaded, message: "\(pendingStatements) statements waiting")))
+            return
         }
         let c = Collector()
         let record: PGCompletion = { r in

@@ -44,6 +44,8 @@ public struct PGError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let sendFailed = Code(rawValue: 4)
         /// The connection was closed before the statement ran.
         public static let closed = Code(rawValue: 5)
+        /// `maxQueuedStatements` are waiting already: not queued (back off; the database is behind).
+        public static let overloaded = Code(rawValue: 6)
     }
 
     /// The kind of failure.
@@ -64,7 +66,7 @@ public struct PGError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Whether running the same work again may succeed: serialization failures and deadlocks (SQLSTATE class 40),
     /// connection problems (class 08 and lost connections), and server shutdown/"too many connections" (57P, 53300).
     public var isRetriable: Bool {
-        if code == .connectionLost || code == .connectFailed { return true }
+        if code == .connectionLost || code == .connectFailed || code == .overloaded { return true }
         guard let s = sqlState else { return false }
         return s.hasPrefix("40") || s.hasPrefix("08") || s.hasPrefix("57P") || s == "53300"
     }

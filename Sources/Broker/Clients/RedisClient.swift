@@ -22,11 +22,17 @@ public struct RedisConfiguration: Sendable {
     public var reconnectInitialNanos: UInt64
     /// Reconnect delay cap: 2 s keeps a restarted Redis re-filled within a couple of seconds.
     public var reconnectMaxNanos: UInt64
+    /// Commands sent whose replies have not arrived, beyond which `send` answers `.overloaded`: bounds hiredis's
+    /// buffers when Redis stalls without disconnecting. 200k is ~2 s of a full feed's SETs (100k symbols/s).
+    public var maxOutstandingCommands: Int
 
     /// Defaults: 1 s connect timeout, 50 ms .. 2 s backoff.
     public init(host: String = "127.0.0.1", port: Int = 6379, connectTimeoutNanos: UInt64 = 1_000_000_000,
-                reconnectInitialNanos: UInt64 = 50_000_000, reconnectMaxNanos: UInt64 = 2_000_000_000) {
+                reconnectInitialNanos: UInt64 = 50_000_000, reconnectMaxNanos: UInt64 = 2_000_000_000,
+                maxOutstandingCommands: Int = 200_000) {
         precondition(port > 0 && port < 65536, "port")
+        precondition(maxOutstandingCommands > 0, "maxOutstandingCommands")
+        self.maxOutstandingCommands = maxOutstandingCommands
         precondition(connectTimeoutNanos > 0, "connect timeout")
         self.host = host
         self.port = port
@@ -49,6 +55,9 @@ public enum RedisSendResult: Sendable, Equatable {
     case queued
     /// No connection: not sent, and the completion will not be called.
     case notConnected
+    /// `maxOutstandingCommands` replies are owed already: not sent, completion not called. Market data drops
+    /// (the next flush writes the newest quote anyway); other callers back off.
+    case overloaded
 }
 
 /// A Redis client driven by one event loop. Loop thread only.
@@ -65,7 +74,7 @@ public final class RedisClient {
     public private(set) var connectAttempts = 0
     /// Commands handed to hiredis.
     public private(set) var commandsSent: UInt64 = 0
-    /// Commands refused with `.notConnected`.
+    /// Commands refused with `.notConnected` or `.overloaded`.
     public private(set) var commandsRefused: UInt64 = 0
 
     /// The configuration in use.
@@ -172,6 +181,10 @@ public final class RedisClient {
             commandsRefused &+= 1
             return .notConnected
         }
+        if c.outstanding >= configuration.maxOutstandingCommands {
+            commandsRefused &+= 1
+            return .overloaded
+        }
         encoder.reset()
         build(&encoder)
         let ok = encoder.bytes.withUnsafeBytes { c.send(encoded: $0, completion: completion) }
@@ -244,4 +257,6 @@ public final class RedisClient {
 
     /// Commands sent with a completion that still wait for their reply.
     public var pendingReplies: Int { connection?.pendingCount ?? 0 }
+    /// All commands sent whose reply has not arrived yet (see `maxOutstandingCommands`).
+    public var outstandingCommands: Int { connection?.outstanding ?? 0 }
 }

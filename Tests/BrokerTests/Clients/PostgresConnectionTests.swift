@@ -129,6 +129,28 @@ import Wire
         #expect(late.count == 3)   // failed at once, not queued forever
     }
 
+    @Test func queueIsBounded() throws {
+        let runner = try ClientLoopRunner()
+        defer { runner.shutdown() }
+        let box = Box()
+        let info = try #require(TestServices.postgresConninfo)
+        let loop = runner.loop
+        try runner.sync {
+            let pg = PostgresConnection(conninfo: info, maxQueuedStatements: 3, loop: loop, logger: Self.logger)
+            pg.connect()
+            box.pg = pg
+            for i in 0..<4 { pg.query("SELECT \(i)") { box.results.append($0) } }
+            pg.transaction([("SELECT 1", [])]) { box.tx.append($0) }
+        }
+        #expect(runner.wait { box.results.count == 4 && box.tx.count == 1 })
+        let (r, tx) = try runner.sync { (box.results, box.tx) }
+        guard case .failure(let e) = r[0] else { Issue.record("fourth statement was queued"); return }
+        #expect(e.code == .overloaded && e.isRetriable)   // refused at once, so it completes first
+        #expect(try r[1...].map { try $0.get().rows } == [[["0"]], [["1"]], [["2"]]])
+        guard case .failure(let te) = tx[0] else { Issue.record("transaction queued past the bound"); return }
+        #expect(te.code == .overloaded)
+    }
+
     @Test func connectFailureIsReported() throws {
         let runner = try ClientLoopRunner()
         defer { runner.shutdown() }

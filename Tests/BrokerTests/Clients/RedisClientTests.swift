@@ -104,6 +104,25 @@ import Glibc
         try runner.sync { _ = box.client!.send(["DEL"] + (0..<n).map { "\(prefix)\($0)" }); box.client!.close() }
     }
 
+    @Test func outstandingCommandsAreBounded() throws {
+        let address = try #require(TestServices.redisAddress, "no Redis: run scripts/services.sh")
+        var config = try #require(RedisConfiguration(address: address))
+        config.maxOutstandingCommands = 100
+        let runner = try ClientLoopRunner()
+        defer { runner.shutdown() }
+        let box = Box()
+        try Self.makeClient(runner, box, config)
+        #expect(runner.wait { box.client!.isConnected })
+        // In one loop task nothing can be answered yet: the 101st command is refused, not buffered.
+        let results = try runner.sync { (0..<101).map { _ in box.client!.send(["PING"]) } }
+        #expect(results.prefix(100).allSatisfy { $0 == .queued })
+        #expect(results.last == .overloaded)
+        #expect(runner.wait { box.client!.outstandingCommands == 0 })   // every reply, with or without completion
+        #expect(try runner.sync { box.client!.ping { box.results.append($0) } } == .queued)
+        #expect(runner.wait { box.results.count == 1 })
+        try runner.sync { box.client!.close() }
+    }
+
     @Test func reconnectsAfterServerRestart() throws {
         let server = PrivateRedisServer()
         #expect(server.start())
