@@ -123,8 +123,8 @@ final class PQConnection: FDWatcher {
 
     private func continueConnecting() {
         switch PQconnectPoll(conn) {
-        case PGRES_POLLING_READING: watch(readable: true, writable: false)
-        case PGRES_POLLING_WRITING: watch(readable: false, writable: true)
+        case PGRES_POLLING_READING: watch(readable: true, writable: false, fresh: true)
+        case PGRES_POLLING_WRITING: watch(readable: false, writable: true, fresh: true)
         case PGRES_POLLING_OK:
             if PQsetnonblocking(conn, 1) != 0 {
                 die(PGError(code: .connectFailed, message: Self.errorMessage(conn)))
@@ -135,7 +135,8 @@ final class PQConnection: FDWatcher {
                 return
             }
             state = .open
-            watch(readable: true, writable: false)   // to notice the server closing an idle connection
+            // Readable: to notice the server closing an idle connection.
+            watch(readable: true, writable: false, fresh: true)
             onEvent(.connected)
         default:
             die(PGError(code: .connectFailed, message: Self.errorMessage(conn)))
@@ -192,14 +193,18 @@ final class PQConnection: FDWatcher {
         onEvent(.failed(error))
     }
 
-    /// Watches libpq's current socket (it can change while connecting) with the given interest.
-    private func watch(readable: Bool, writable: Bool) {
+    /// Watches libpq's current socket with the given interest.
+    /// - Parameter fresh: register from scratch. While connecting, PQconnectPoll may close its socket and open
+    ///   another (next address, SSL refused -> plain retry), which can get the same fd number: epoll dropped the
+    ///   closed one, so modifying "our" registration would silently do nothing. The connect phase is a handful of
+    ///   calls, so re-registering each time costs nothing.
+    private func watch(readable: Bool, writable: Bool, fresh: Bool = false) {
         let fd = PQsocket(conn)
         guard fd >= 0 else {
             die(PGError(code: .connectFailed, message: Self.errorMessage(conn)))
             return
         }
-        if let r = registration, watchedFD == fd {
+        if let r = registration, watchedFD == fd, !fresh {
             loop.updateWatch(r, readable: readable, writable: writable)
             return
         }

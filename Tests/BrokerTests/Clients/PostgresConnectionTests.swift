@@ -151,6 +151,27 @@ import Wire
         #expect(te.code == .overloaded)
     }
 
+    @Test func connectFollowsLibpqToItsNextSocket() throws {
+        // Two hosts, the first refusing: PQconnectPoll closes the first socket and opens another, which usually
+        // reuses the same fd number. The loop must watch the new socket, or the connect never completes.
+        let info = try #require(TestServices.postgresConninfo)
+        let fields = Dictionary(uniqueKeysWithValues: info.split(separator: " ").map { kv -> (String, String) in
+            let parts = kv.split(separator: "=", maxSplits: 1)
+            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+        })
+        let dead = TestServices.freePort()
+        let multi = "host=127.0.0.1,\(fields["host"] ?? "127.0.0.1") port=\(dead),\(fields["port"] ?? "5432") "
+            + "dbname=\(fields["dbname"] ?? "") user=\(fields["user"] ?? "") password=\(fields["password"] ?? "")"
+        let runner = try ClientLoopRunner()
+        defer { runner.shutdown() }
+        let box = Box()
+        try Self.connect(runner, box, conninfo: multi)
+        try runner.sync { box.pg!.query("SELECT inet_server_port()::text") { box.results.append($0) } }
+        #expect(runner.wait(seconds: 10) { box.results.count == 1 })
+        let r = try runner.sync { box.results }
+        #expect(try r.first?.get().rows == [[fields["port"] ?? "5432"]])
+    }
+
     @Test func connectFailureIsReported() throws {
         let runner = try ClientLoopRunner()
         defer { runner.shutdown() }
