@@ -138,6 +138,7 @@ public final class KafkaProducer {
     /// Creates the producer. librdkafka connects in the background; nothing blocks.
     /// - Throws: `KafkaError` with `.invalidConfiguration` for bad properties.
     public init(configuration: KafkaProducerConfiguration, logger: Logger) throws(KafkaError) {
+        precondition(configuration.maxEventsPerDrain > 0, "maxEventsPerDrain must be positive")
         self.configuration = configuration
         self.logger = logger
         self.client = try RDKafkaClient.make(kind: .producer, properties: configuration.librdkafkaProperties,
@@ -162,7 +163,7 @@ public final class KafkaProducer {
     /// Queues one message. Non-blocking: key and value are copied into librdkafka's queue.
     /// - Parameters:
     ///   - topic: from `topic(_:)`.
-    ///   - key: partitioning key (librdkafka's default `consistent_random` partitioner hashes it); nil = random.
+    ///   - key: partitioning key (hashed by the `murmur2_random` partitioner we configure); nil = random.
     ///   - value: the payload.
     ///   - partition: an explicit partition, or nil to partition by key.
     ///   - token: echoed in the delivery report.
