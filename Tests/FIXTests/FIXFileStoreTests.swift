@@ -122,7 +122,7 @@ import Testing
         do {
             let store = try open()
             var session = FIXSession(settings: .acceptorForTests, store: store)
-            var rig = SessionRig()
+            let rig = SessionRig()
             var a: [FIXSessionAction] = []
             session.connected(now: t0, into: &a)
             rig.peer("35=A|34=1|98=0|108=30|").withUnsafeBytes { session.receive($0, now: t0, into: &a) }
