@@ -41,8 +41,10 @@ let package = Package(
                 "Wire", "FIX", "WebSocket", "CRdKafka", "CHiredis", "CLibPQ", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
+            ],
+            exclude: ["Resources"]  // symbol listings read from disk by path (Resources/README.md)
         ),
+        .executableTarget(name: "KafkaMock", dependencies: ["CRdKafka"]),
         .executableTarget(name: "BrokerCLI", dependencies: ["Broker", "Wire", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "FIXTests", dependencies: ["FIX", "Wire"]),

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <string.h>
+#include <pthread.h>
 
 const uint32_t CEpoll_EPOLLIN = EPOLLIN;
 const uint32_t CEpoll_EPOLLOUT = EPOLLOUT;
@@ -101,3 +102,5 @@ ssize_t CEpoll_writev(int fd, const struct iovec *iov, int iovcnt) {
     return sendmsg(fd, &msg, MSG_NOSIGNAL);
 }
 ssize_t CEpoll_send(int fd, const void *buf, size_t len) { return send(fd, buf, len, MSG_NOSIGNAL); }
+
+int CEpoll_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }

@@ -69,4 +69,7 @@ ssize_t CEpoll_send(int fd, const void *buf, size_t len);
 
 extern const int CEpoll_IOV_MAX;
 
+/// pthread_setname_np for the calling thread (Glibc does not export it to Swift).
+int CEpoll_set_thread_name(const char *name);
+
 #endif

@@ -1,0 +1,54 @@
+// FanoutConnection: glue between one WebSocket connection and its loop's fanout shard.
+// Text messages go to the client protocol; back-pressure relief and closes go to the shard.
+import Wire
+import WebSocket
+
+/// The WebSocket handler of one fanout client.
+final class FanoutConnection: WebSocketHandler, FanoutTransport {
+    private unowned let node: FanoutNodeShard
+    private(set) var client: FanoutClient!
+    private weak var ws: WebSocketConnection?
+    /// Set when the handshake completes; the shard only sees this connection after that.
+    private(set) var tcp: TCPConnection!
+
+    init(node: FanoutNodeShard) {
+        self.node = node
+        client = FanoutClient(transport: self)
+    }
+
+    func closeWebSocket(code: UInt16, reason: String) {
+        ws?.close(code: WebSocketCloseCode(code), reason: reason)
+    }
+
+    func webSocketDidConnect(_ ws: WebSocketConnection, request: HTTPRequestHead?) {
+        self.ws = ws
+        tcp = ws.tcp
+        node.shard.add(client)
+        node.connected(self)
+    }
+
+    func webSocket(_ ws: WebSocketConnection, didReceiveText text: ByteBuffer) {
+        text.withUnsafeReadableBytes { node.protocolHandler.handleText(client, $0) }
+    }
+
+    func webSocket(_ ws: WebSocketConnection, didReceiveBinary data: ByteBuffer) {
+        node.protocolHandler.handleBinary(client)
+    }
+
+    func webSocketBecameWritable(_ ws: WebSocketConnection) {
+        node.shard.clientBecameWritable(client)
+    }
+
+    func webSocketDidClose(_ ws: WebSocketConnection, code: WebSocketCloseCode, reason: String) {
+        node.shard.remove(client)
+        node.disconnected(self, code: code)
+    }
+}
+
+/// A debug echo endpoint (`/echo`, when `fanout.echo` is on) for conformance testing.
+final class EchoWebSocketHandler: WebSocketHandler {
+    func webSocketDidConnect(_ ws: WebSocketConnection, request: HTTPRequestHead?) {}
+    func webSocket(_ ws: WebSocketConnection, didReceiveText text: ByteBuffer) { _ = ws.send(.text, payload: text) }
+    func webSocket(_ ws: WebSocketConnection, didReceiveBinary data: ByteBuffer) { _ = ws.send(.binary, payload: data) }
+    func webSocketDidClose(_ ws: WebSocketConnection, code: WebSocketCloseCode, reason: String) {}
+}

@@ -1,0 +1,325 @@
+// FanoutShard: the subscription map and delivery path of one event loop (share-nothing: each
+// loop has its own shard, its own connections and its own copy of the last-value cache, so the
+// delivery path takes no lock and touches no atomics beyond buffer reference counts).
+//
+// Per iteration: `publish` files each update under the subscribers of its symbol (an index into
+// this tick's update list per subscriber, like uWS's TopicTree); the before-sleep `drain` then
+// gives every dirty connection one write: the shared single-quote frame when one quote is ready,
+// else one `quotes` frame gathered from the shared encodings. Slow connections (above their high
+// watermark) are conflated to the latest quote per symbol and closed if they stay slow.
+public import Wire
+import WebSocket
+
+/// What the shard needs from a client connection (implemented by the WebSocket glue).
+public protocol FanoutTransport: AnyObject {
+    /// The TCP connection frames are written to.
+    var tcp: TCPConnection { get }
+    /// Starts the WebSocket close handshake with `code` and `reason`.
+    func closeWebSocket(code: UInt16, reason: String)
+}
+
+/// Tunables of the delivery path.
+public struct FanoutLimits: Sendable {
+    /// Maximum symbols one connection may hold.
+    public var maxSymbolsPerConnection = 1_000
+    /// A connection above its high watermark for this long is closed with 1008.
+    public var slowConsumerTimeoutNanos: UInt64 = 10_000_000_000
+    /// Maximum payload of one `quotes` frame; larger batches are split.
+    public var maxBatchBytes = 64 * 1024
+    /// Creates the defaults.
+    public init() {}
+}
+
+/// One subscriber connection's fanout state. Lives on its shard's loop.
+public final class FanoutClient {
+    /// The transport (WebSocket connection).
+    public unowned let transport: any FanoutTransport
+    /// Slot in the shard's client table.
+    var slot: UInt32 = .max
+    /// symbol id -> position of this client's slot in the shard's subscriber list of that symbol.
+    var positions: [Int32: Int32] = [:]
+    /// Indices into the shard's `tickUpdates` ready for this client, in order.
+    var pending: [UInt32] = []
+    /// Latest update per symbol while the connection is slow (nil while it keeps up).
+    var conflated: [Int32: QuoteUpdate]?
+    var conflatedOrder: [Int32] = []
+    var slowSince: UInt64 = 0
+    /// Quotes dropped by conflation (replaced by a newer one before they could be sent).
+    public internal(set) var conflatedAway = 0
+    /// Frames written.
+    public internal(set) var framesWritten = 0
+
+    /// Creates the state for `transport`.
+    public init(transport: any FanoutTransport) { self.transport = transport }
+
+    /// Symbols this client is subscribed to.
+    public var subscriptionCount: Int { positions.count }
+    /// True while this client is being conflated.
+    public var isConflating: Bool { conflated != nil }
+}
+
+/// Per-loop subscription map, last-value cache and batched delivery.
+public final class FanoutShard {
+    /// The owning loop.
+    public unowned let loop: EventLoop
+    /// Delivery limits.
+    public let limits: FanoutLimits
+    private var subscribers: [[UInt32]]
+    private var clients: [FanoutClient?] = []
+    private var freeSlots: [UInt32] = []
+    private var lastValue: [QuoteUpdate?]
+    private var tickUpdates: [QuoteUpdate] = []
+    private var dirty: [UInt32] = []
+    private var headerArena = ByteBufferArena(blockSize: 16 * 1024)
+    private let batchSuffix = ByteBuffer(string: "\(Quote.batchSuffix)")
+    private static let batchPrefix = Quote.batchPrefix
+
+    /// Quotes handed to connections (a quote inside a batch counts once).
+    public private(set) var quotesDelivered: UInt64 = 0
+    /// Writes issued (frames), i.e. one per connection per iteration at most.
+    public private(set) var framesSent: UInt64 = 0
+    /// Connections closed as slow consumers.
+    public private(set) var slowConsumersClosed: UInt64 = 0
+
+    /// Creates a shard for a universe of `symbolCount` symbols.
+    public init(loop: EventLoop, symbolCount: Int, limits: FanoutLimits = FanoutLimits()) {
+        self.loop = loop
+        self.limits = limits
+        subscribers = Array(repeating: [], count: symbolCount)
+        lastValue = Array(repeating: nil, count: symbolCount)
+        loop.addBeforeSleepHook { [unowned self] in self.drain() }
+    }
+
+    /// Number of connected clients.
+    public var clientCount: Int { clients.count - freeSlots.count }
+
+    /// Number of subscribers of `symbolId`.
+    public func subscriberCount(of symbolId: Int32) -> Int { subscribers[Int(symbolId)].count }
+
+    /// The cached latest update of a symbol.
+    public func latest(_ symbolId: Int32) -> QuoteUpdate? { lastValue[Int(symbolId)] }
+
+    // MARK: Membership
+
+    /// Registers a client.
+    public func add(_ c: FanoutClient) {
+        if let s = freeSlots.popLast() {
+            c.slot = s
+            clients[Int(s)] = c
+        } else {
+            c.slot = UInt32(clients.count)
+            clients.append(c)
+        }
+    }
+
+    /// Removes a client and all its subscriptions: O(symbols of that client).
+    public func remove(_ c: FanoutClient) {
+        guard c.slot != .max, Int(c.slot) < clients.count, clients[Int(c.slot)] === c else { return }
+        for sym in Array(c.positions.keys) { unsubscribeOne(c, sym) }
+        clients[Int(c.slot)] = nil
+        freeSlots.append(c.slot)
+        c.slot = .max
+        c.pending.removeAll()
+        c.conflated = nil
+    }
+
+    /// Subscribes `c` to `symbols`; each newly subscribed symbol first gets its latest quote.
+    /// Returns the symbols actually added (already-held ones are skipped) or nil when the
+    /// per-connection limit would be exceeded (nothing is added then).
+    public func subscribe(_ c: FanoutClient, _ symbols: [Int32]) -> [Int32]? {
+        var fresh: [Int32] = []
+        for s in symbols where c.positions[s] == nil && !fresh.contains(s) { fresh.append(s) }
+        guard c.positions.count + fresh.count <= limits.maxSymbolsPerConnection else { return nil }
+        for s in fresh {
+            c.positions[s] = Int32(subscribers[Int(s)].count)
+            subscribers[Int(s)].append(c.slot)
+            if let snap = lastValue[Int(s)] {
+                // Snapshot first: it joins this tick's list, so any newer quote arriving in the same
+                // tick is queued after it and order per symbol holds.
+                let idx = UInt32(tickUpdates.count)
+                tickUpdates.append(snap)
+                enqueue(c, idx)
+            }
+        }
+        return fresh
+    }
+
+    /// Unsubscribes `c` from `symbols`. Returns the ones it held.
+    @discardableResult
+    public func unsubscribe(_ c: FanoutClient, _ symbols: [Int32]) -> [Int32] {
+        var removed: [Int32] = []
+        for s in symbols where c.positions[s] != nil {
+            unsubscribeOne(c, s)
+            removed.append(s)
+        }
+        if !removed.isEmpty {
+            // Quotes of those symbols already pending this tick must not be delivered.
+            c.pending.removeAll { removed.contains(tickUpdates[Int($0)].symbolId) }
+            if c.conflated != nil {
+                for s in removed { c.conflated?[s] = nil }
+                c.conflatedOrder.removeAll { removed.contains($0) }
+            }
+        }
+        return removed
+    }
+
+    private func unsubscribeOne(_ c: FanoutClient, _ sym: Int32) {
+        guard let pos = c.positions.removeValue(forKey: sym) else { return }
+        let i = Int(sym)
+        let last = subscribers[i].removeLast()
+        if Int(pos) < subscribers[i].count {
+            // Swap-remove: the last subscriber moves into the freed position.
+            subscribers[i][Int(pos)] = last
+            clients[Int(last)]?.positions[sym] = pos
+        }
+    }
+
+    // MARK: Delivery
+
+    /// Files a batch of updates (on the loop's thread). Sending happens in `drain`.
+    public func publish(_ updates: UnsafeBufferPointer<QuoteUpdate>) {
+        for u in updates { publish(u) }
+    }
+
+    /// Files one update.
+    @inline(__always)
+    public func publish(_ u: QuoteUpdate) {
+        let sym = Int(u.symbolId)
+        guard sym >= 0 && sym < lastValue.count else { return }
+        if let prev = lastValue[sym], prev.seq >= u.seq { return }  // never older after newer
+        lastValue[sym] = u
+        let subs = subscribers[sym]
+        guard !subs.isEmpty else { return }
+        let idx = UInt32(tickUpdates.count)
+        tickUpdates.append(u)
+        for slot in subs {
+            // Invariant: subscriber lists only hold live slots (remove() unsubscribes first).
+            enqueue(clients[Int(slot)].unsafelyUnwrapped, idx)
+        }
+    }
+
+    @inline(__always)
+    private func enqueue(_ c: FanoutClient, _ idx: UInt32) {
+        if c.pending.isEmpty { dirty.append(c.slot) }
+        c.pending.append(idx)
+    }
+
+    /// Sends what this iteration produced: one write per dirty connection. Runs as the loop's
+    /// before-sleep hook; callable directly in tests.
+    public func drain() {
+        guard !dirty.isEmpty else {
+            if !tickUpdates.isEmpty { tickUpdates.removeAll(keepingCapacity: true) }
+            return
+        }
+        let now = loop.now
+        for slot in dirty {
+            guard let c = clients[Int(slot)], !c.pending.isEmpty else { continue }
+            let tcp = c.transport.tcp
+            if c.conflated != nil && !tcp.isAboveHighWatermark { restoreConflated(c) }
+            if tcp.isAboveHighWatermark {
+                conflate(c, now: now)
+            } else {
+                send(c, tcp)
+            }
+            c.pending.removeAll(keepingCapacity: c.pending.capacity <= 64)
+        }
+        dirty.removeAll(keepingCapacity: true)
+        tickUpdates.removeAll(keepingCapacity: true)
+    }
+
+    private func send(_ c: FanoutClient, _ tcp: TCPConnection) {
+        let n = c.pending.count
+        quotesDelivered &+= UInt64(n)
+        if n == 1 {
+            tcp.write(tickUpdates[Int(c.pending[0])].frame)
+            framesSent &+= 1
+            c.framesWritten += 1
+            return
+        }
+        var start = 0
+        while start < n {
+            // Size the batch: as many as fit in maxBatchBytes (at least one).
+            // Prefix + suffix, minus the comma the first element goes without.
+            var payload = Self.batchPrefix.utf8CodeUnitCount + batchSuffix.readableBytes - 1
+            var end = start
+            while end < n {
+                let len = tickUpdates[Int(c.pending[end])].element.readableBytes
+                if end > start && payload + len > limits.maxBatchBytes { break }
+                payload += len
+                end += 1
+            }
+            if end - start == 1 {
+                tcp.write(tickUpdates[Int(c.pending[start])].frame)
+            } else {
+                writeBatch(tcp, from: start, to: end, payloadLength: payload, pending: c.pending)
+            }
+            framesSent &+= 1
+            c.framesWritten += 1
+            start = end
+        }
+    }
+
+    private func writeBatch(_ tcp: TCPConnection, from: Int, to: Int, payloadLength: Int, pending: [UInt32]) {
+        let header = headerArena.encode { out in
+            WebSocketFrameEncoder.writeHeader(opcode: .text, payloadLength: payloadLength, maskingKey: nil, into: &out)
+            out.writeStaticString(Self.batchPrefix)
+        }
+        tcp.write(header)
+        let first = tickUpdates[Int(pending[from])].element
+        tcp.write(first.slice(offset: 1, length: first.readableBytes - 1))
+        var k = from + 1
+        while k < to {
+            tcp.write(tickUpdates[Int(pending[k])].element)
+            k += 1
+        }
+        tcp.write(batchSuffix)
+    }
+
+    private func conflate(_ c: FanoutClient, now: UInt64) {
+        if c.conflated == nil {
+            c.conflated = [:]
+            c.slowSince = now
+        }
+        for idx in c.pending {
+            let u = tickUpdates[Int(idx)]
+            if c.conflated![u.symbolId] == nil {
+                c.conflatedOrder.append(u.symbolId)
+            } else {
+                c.conflatedAway += 1
+            }
+            c.conflated![u.symbolId] = u
+        }
+        if now &- c.slowSince > limits.slowConsumerTimeoutNanos {
+            slowConsumersClosed &+= 1
+            let t = c.transport
+            remove(c)
+            t.closeWebSocket(code: 1008, reason: "slow consumer")
+        }
+    }
+
+    /// The connection fell below its low watermark: what conflation kept goes out next drain.
+    public func clientBecameWritable(_ c: FanoutClient) {
+        guard c.conflated != nil, c.slot != .max else { return }
+        let wasIdle = c.pending.isEmpty
+        restoreConflated(c)
+        if wasIdle && !c.pending.isEmpty { dirty.append(c.slot) }
+    }
+
+    /// Moves the conflated quotes in front of this tick's pending ones (they are older).
+    private func restoreConflated(_ c: FanoutClient) {
+        guard let kept = c.conflated else { return }
+        c.conflated = nil
+        let order = c.conflatedOrder
+        c.conflatedOrder.removeAll()
+        guard !order.isEmpty else { return }
+        var idxs: [UInt32] = []
+        idxs.reserveCapacity(order.count + c.pending.count)
+        for s in order {
+            guard let u = kept[s] else { continue }
+            idxs.append(UInt32(tickUpdates.count))
+            tickUpdates.append(u)
+        }
+        idxs.append(contentsOf: c.pending)
+        c.pending = idxs
+    }
+}

@@ -1,0 +1,42 @@
+// BrokerRoles: the table from subcommand to role: its flags (mapped onto config keys), its
+// cross-field validation, and how it runs.
+public import Wire
+
+/// Dispatches `broker <role>`.
+public enum BrokerRoles {
+    /// Role flags that are shorthands for config keys.
+    public static func flags(for role: String) -> [ConfigFlag] {
+        switch role {
+        case "fanout":
+            return [
+                ConfigFlag("--listen", key: "fanout.listen"),
+                ConfigFlag("--echo", key: "fanout.echo", impliedValue: "true"),
+                ConfigFlag("--feed", key: "fanout.feed"),
+                ConfigFlag("--rate", key: "fanout.synthetic_rate"),
+                ConfigFlag("--symbols", key: "fanout.synthetic_symbols"),
+                ConfigFlag("--loops", key: "general.loops"),
+            ]
+        case "demo":
+            return [ConfigFlag("--listen", key: "demo.listen"), ConfigFlag("--loops", key: "general.loops")]
+        default:
+            return [ConfigFlag("--loops", key: "general.loops")]
+        }
+    }
+
+    /// Cross-field checks that need more than one key (run before `--check-config` answers).
+    /// - Throws: `ConfigError` naming the key.
+    public static func validate(role: String, config: ConfigFile) throws(ConfigError) {
+        _ = try FanoutSettings(config)
+    }
+
+    /// Runs `context.role` until it is told to stop.
+    /// - Throws: `RoleError` or the role's startup error.
+    public static func run(_ context: RoleContext) throws {
+        switch context.role {
+        case "fanout":
+            try FanoutNode.runRole(context)
+        default:
+            throw RoleError("unknown role '\(context.role)' (see broker --help)")
+        }
+    }
+}

@@ -1,0 +1,164 @@
+// permessage-deflate compression and decompression (RFC 7692 §7.2) on zlib raw deflate streams.
+//
+// Owns: the two zlib stream owners, the 00 00 ff ff tail handling (§7.2.1 strips it, §7.2.2
+// appends it), context takeover (reset after each message when "no_context_takeover" was
+// agreed), and the hard bound on inflated size. Negotiation lives in
+// WebSocketDeflateNegotiation.swift.
+internal import CZlib
+public import Wire
+
+/// The four bytes a sync flush ends with; stripped on send and restored on receive (RFC 7692 §7.2.1-2).
+@usableFromInline let deflateTail: (UInt8, UInt8, UInt8, UInt8) = (0x00, 0x00, 0xFF, 0xFF)
+
+/// Compresses messages for one direction of one connection (or, with no context takeover, for many).
+/// Not thread-safe: owned by one event loop.
+public final class WebSocketDeflateCompressor {
+    // Invariant: `stream` is heap-allocated and never moves (zlib keeps a back pointer to it),
+    // initialised by deflateInit2 in init and ended in deinit.
+    private let stream: UnsafeMutablePointer<z_stream>
+    /// LZ77 window size in bits (9-15) this compressor never exceeds.
+    public let windowBits: Int
+    /// Whether the window is forgotten after each message (RFC 7692 §7.1.1).
+    public let noContextTakeover: Bool
+
+    /// Creates a compressor.
+    /// - Parameters:
+    ///   - windowBits: 9-15. zlib cannot produce an 8-bit window (it silently uses 9), so
+    ///     negotiation never agrees to 8 for a direction we compress.
+    ///   - level: zlib level 1-9; 1-6 is the useful range for small JSON.
+    ///   - noContextTakeover: reset after each message, so every message stands alone.
+    public init(windowBits: Int = 15, level: Int = 6, noContextTakeover: Bool) {
+        precondition((9...15).contains(windowBits), "deflate windowBits must be 9...15")
+        precondition((0...9).contains(level), "deflate level must be 0...9")
+        self.windowBits = windowBits
+        self.noContextTakeover = noContextTakeover
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        // Negative windowBits: raw deflate, no zlib header (RFC 7692 §7.2.1 uses raw DEFLATE).
+        let rc = deflateInit2_(stream, Int32(level), Z_DEFLATED, -Int32(windowBits), 8, Z_DEFAULT_STRATEGY,
+                               zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        precondition(rc == Z_OK, "deflateInit2 failed: \(rc)")  // only fails on bad arguments or no memory
+    }
+
+    deinit {
+        deflateEnd(stream)
+        stream.deinitialize(count: 1)
+        stream.deallocate()
+    }
+
+    /// Appends the compressed form of `input` to `out`, without the trailing 00 00 ff ff (§7.2.1).
+    public func compress(_ input: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+        let start = out.readableBytes
+        // Invariant: zlib only reads avail_in bytes from next_in, which point into `input`.
+        stream.pointee.next_in = UnsafeMutablePointer(
+            mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
+        stream.pointee.avail_in = UInt32(input.count)
+        var room = Int(deflateBound(stream, UInt(input.count))) + 16
+        while true {
+            var rc: Int32 = Z_OK
+            var full = false
+            _ = out.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { buf in
+                // Invariant: zlib writes at most avail_out bytes to next_out, inside `buf`.
+                let n = min(buf.count, Int(UInt32.max))
+                stream.pointee.next_out = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                stream.pointee.avail_out = UInt32(n)
+                rc = deflate(stream, Z_SYNC_FLUSH)
+                full = stream.pointee.avail_out == 0
+                return n - Int(stream.pointee.avail_out)
+            }
+            precondition(rc == Z_OK || rc == Z_BUF_ERROR, "deflate failed: \(rc)")
+            // A sync flush is complete when zlib left output space unused (zlib.h, deflate()).
+            if !full { break }
+            room = 256
+        }
+        stream.pointee.next_in = nil
+        stream.pointee.avail_in = 0
+        // The sync flush always ends with an empty stored block: 00 00 ff ff.
+        if out.readableBytes - start >= 4 { out.truncate(toReadable: out.readableBytes - 4) }
+        if noContextTakeover { deflateReset(stream) }
+    }
+}
+
+/// Decompresses messages for one direction of one connection, inflating in bounded chunks.
+/// Not thread-safe: owned by one event loop.
+public final class WebSocketDeflateDecompressor {
+    // Invariant: heap-allocated, never moves; inflateInit2 in init, inflateEnd in deinit.
+    private let stream: UnsafeMutablePointer<z_stream>
+    /// Whether the window is forgotten after each message (the peer compresses without context).
+    public let noContextTakeover: Bool
+    /// Output is produced in steps of this many bytes, so memory grows with the real output only.
+    static let chunk = 16 * 1024
+
+    /// Creates a decompressor. It always inflates with a 15-bit window, which decodes any
+    /// stream made with a smaller one, so the peer's window parameter needs no handling here.
+    public init(noContextTakeover: Bool) {
+        self.noContextTakeover = noContextTakeover
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        let rc = inflateInit2_(stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        precondition(rc == Z_OK, "inflateInit2 failed: \(rc)")
+    }
+
+    deinit {
+        inflateEnd(stream)
+        stream.deinitialize(count: 1)
+        stream.deallocate()
+    }
+
+    /// Appends the inflated form of one whole compressed message to `out`.
+    /// - Parameter limit: largest allowed inflated size; inflation stops as soon as it is exceeded.
+    /// - Throws: `.messageTooLarge` past `limit`, `.invalidCompressedData` on corrupt input. After a
+    ///   throw the connection is failed, so the stream state does not matter.
+    public func decompress(_ input: UnsafeRawBufferPointer, into out: inout ByteBuffer,
+                           limit: Int) throws(WebSocketProtocolError) {
+        let start = out.readableBytes
+        try feed(input, into: &out, start: start, limit: limit)
+        // §7.2.2: append 00 00 ff ff to the payload before inflating.
+        var tail = deflateTail
+        try withUnsafeBytes(of: &tail) { (t) throws(WebSocketProtocolError) in
+            try feed(t, into: &out, start: start, limit: limit)
+        }
+        if noContextTakeover { inflateReset(stream) }
+    }
+
+    private func feed(_ input: UnsafeRawBufferPointer, into out: inout ByteBuffer, start: Int,
+                      limit: Int) throws(WebSocketProtocolError) {
+        // Invariant: zlib reads at most avail_in bytes from next_in, inside `input`.
+        stream.pointee.next_in = UnsafeMutablePointer(
+            mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
+        stream.pointee.avail_in = UInt32(input.count)
+        defer {
+            stream.pointee.next_in = nil
+            stream.pointee.avail_in = 0
+        }
+        while true {
+            let produced = out.readableBytes - start
+            // One byte beyond the limit is allowed so "exactly at the limit" and "over" differ.
+            let room = min(Self.chunk, limit - produced + 1)
+            if room <= 0 { throw .messageTooLarge }
+            var rc: Int32 = Z_OK
+            var full = false
+            _ = out.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { buf in
+                // Invariant: zlib writes at most avail_out (= room <= buf.count) bytes.
+                stream.pointee.next_out = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                stream.pointee.avail_out = UInt32(room)
+                rc = inflate(stream, Z_SYNC_FLUSH)
+                full = stream.pointee.avail_out == 0
+                return room - Int(stream.pointee.avail_out)
+            }
+            if out.readableBytes - start > limit { throw .messageTooLarge }
+            switch rc {
+            case Z_OK, Z_BUF_ERROR:
+                break
+            case Z_STREAM_END:
+                // The peer ended the stream with a BFINAL block (§7.2.3.3 allows it); what follows,
+                // at least our tail, starts a new raw stream.
+                inflateReset(stream)
+            default:
+                throw .invalidCompressedData
+            }
+            if stream.pointee.avail_in == 0 && !full { return }
+            if rc == Z_BUF_ERROR && !full { return }
+        }
+    }
+}

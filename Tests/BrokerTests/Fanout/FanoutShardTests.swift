@@ -1,0 +1,183 @@
+import Testing
+@testable import Broker
+@testable import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A transport over one end of a socketpair; the test reads frames from the other end.
+final class PairTransport: FanoutTransport, TCPConnectionHandler {
+    let tcp: TCPConnection
+    let peer: CInt
+    var closedWith: (UInt16, String)?
+
+    init(loop: EventLoop) throws {
+        var fds: [CInt] = [0, 0]
+        precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds) == 0)
+        tcp = TCPConnection(fd: fds[0], loop: loop, remoteAddress: "pair", state: .open)
+        peer = fds[1]
+        try loop.register(tcp, fd: fds[0], interest: 0)
+        tcp.handler = self
+    }
+
+    func closeWebSocket(code: UInt16, reason: String) { closedWith = (code, reason) }
+    func connection(_ c: TCPConnection, didReceive bytes: UnsafeRawBufferPointer) -> Int { bytes.count }
+    func connectionDidClose(_ c: TCPConnection, error: IOError?) {}
+
+    /// Reads every complete unmasked frame available now and returns the text payloads.
+    func readFrames() -> [String] {
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(peer, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n <= 0 { break }
+            bytes += buf[0..<n]
+        }
+        var out: [String] = []
+        var i = 0
+        while i + 2 <= bytes.count {
+            var len = Int(bytes[i + 1] & 0x7F)
+            var h = 2
+            if len == 126 { len = Int(bytes[i + 2]) << 8 | Int(bytes[i + 3]); h = 4 }
+            guard bytes[i] == 0x81, i + h + len <= bytes.count else { out.append("<garbage>"); break }
+            out.append(String(decoding: bytes[(i + h)..<(i + h + len)], as: UTF8.self))
+            i += h + len
+        }
+        return out
+    }
+}
+
+func makeUpdate(_ arena: inout ByteBufferArena, symbol: Int32, seq: UInt64) -> QuoteUpdate {
+    let json = #"{"type":"quote","symbol":"S\#(symbol)","seq":\#(seq)}"#
+    let frame = arena.encode { b in
+        b.writeInteger(UInt8(0x81)); b.writeInteger(UInt8(json.utf8.count)); b.writeString(json)
+    }
+    let element = arena.encode { b in b.writeString(","); b.writeString(json) }
+    return QuoteUpdate(symbolId: symbol, seq: seq, ts: 0, frame: frame, element: element)
+}
+
+@Suite struct FanoutShardTests {
+    let loop: EventLoop
+    var arena = ByteBufferArena()
+    init() throws { loop = try EventLoop(name: "t") }
+
+    @Test mutating func singleQuoteUsesSharedFrameAndBatchesCombine() throws {
+        let shard = FanoutShard(loop: loop, symbolCount: 10)
+        let a = try PairTransport(loop: loop), b = try PairTransport(loop: loop)
+        let ca = FanoutClient(transport: a), cb = FanoutClient(transport: b)
+        shard.add(ca); shard.add(cb)
+        #expect(shard.subscribe(ca, [1, 2]) == [1, 2])
+        #expect(shard.subscribe(cb, [2]) == [2])
+        shard.publish(makeUpdate(&arena, symbol: 1, seq: 1))
+        shard.publish(makeUpdate(&arena, symbol: 2, seq: 1))
+        shard.publish(makeUpdate(&arena, symbol: 3, seq: 1))
+        shard.drain()
+        loop.flushPending()
+        #expect(a.readFrames() == [#"{"type":"quotes","data":[{"type":"quote","symbol":"S1","seq":1},{"type":"quote","symbol":"S2","seq":1}]}"#])
+        #expect(b.readFrames() == [#"{"type":"quote","symbol":"S2","seq":1}"#])
+        #expect(shard.quotesDelivered == 3)
+        #expect(shard.framesSent == 2)
+    }
+
+    @Test mutating func snapshotFirstThenLiveAndNeverOlderAfterNewer() throws {
+        let shard = FanoutShard(loop: loop, symbolCount: 10)
+        shard.publish(makeUpdate(&arena, symbol: 4, seq: 7))
+        shard.drain()
+        let a = try PairTransport(loop: loop)
+        let ca = FanoutClient(transport: a)
+        shard.add(ca)
+        _ = shard.subscribe(ca, [4])
+        shard.publish(makeUpdate(&arena, symbol: 4, seq: 6))  // stale: dropped
+        shard.publish(makeUpdate(&arena, symbol: 4, seq: 8))
+        shard.drain()
+        loop.flushPending()
+        #expect(a.readFrames() == [#"{"type":"quotes","data":[{"type":"quote","symbol":"S4","seq":7},{"type":"quote","symbol":"S4","seq":8}]}"#])
+    }
+
+    @Test mutating func unsubscribeAndRemoveStopTheFlowAndKeepListsConsistent() throws {
+        let shard = FanoutShard(loop: loop, symbolCount: 10)
+        let ts = try (0..<3).map { _ in try PairTransport(loop: loop) }
+        let cs = ts.map { FanoutClient(transport: $0) }
+        for c in cs { shard.add(c); _ = shard.subscribe(c, [5, 6]) }
+        #expect(shard.subscriberCount(of: 5) == 3)
+        shard.unsubscribe(cs[0], [5])
+        shard.remove(cs[1])
+        #expect(shard.subscriberCount(of: 5) == 1)
+        #expect(shard.subscriberCount(of: 6) == 2)
+        shard.publish(makeUpdate(&arena, symbol: 5, seq: 1))
+        shard.drain()
+        loop.flushPending()
+        #expect(ts[0].readFrames().isEmpty)
+        #expect(ts[1].readFrames().isEmpty)
+        #expect(ts[2].readFrames().count == 1)
+        // A pending quote of a symbol unsubscribed in the same tick is not delivered.
+        shard.publish(makeUpdate(&arena, symbol: 6, seq: 1))
+        shard.unsubscribe(cs[2], [6])
+        shard.drain()
+        loop.flushPending()
+        #expect(ts[2].readFrames().isEmpty)
+        #expect(ts[0].readFrames().count == 1)
+    }
+
+    @Test mutating func slowClientIsConflatedFastOneUnaffected() throws {
+        var limits = FanoutLimits()
+        limits.slowConsumerTimeoutNanos = 0
+        let shard = FanoutShard(loop: loop, symbolCount: 10, limits: limits)
+        let slow = try PairTransport(loop: loop), fast = try PairTransport(loop: loop)
+        let cs = FanoutClient(transport: slow), cf = FanoutClient(transport: fast)
+        shard.add(cs); shard.add(cf)
+        _ = shard.subscribe(cs, [1]); _ = shard.subscribe(cf, [1])
+        slow.tcp.highWatermark = 10
+        slow.tcp.write(ByteBuffer(string: String(repeating: "x", count: 100)))  // now above the watermark
+        #expect(slow.tcp.isAboveHighWatermark)
+        shard.publish(makeUpdate(&arena, symbol: 1, seq: 1))
+        shard.publish(makeUpdate(&arena, symbol: 1, seq: 2))
+        shard.drain()
+        #expect(cs.isConflating)
+        #expect(cs.conflatedAway == 1)
+        #expect(fast.readFrames().isEmpty)  // not flushed yet
+        loop.flushPending()
+        #expect(fast.readFrames().count == 1)
+        // Writable again: the latest quote (seq 2) goes out alone.
+        _ = slow.readFrames()
+        shard.clientBecameWritable(cs)
+        shard.drain()
+        loop.flushPending()
+        #expect(slow.readFrames() == [#"{"type":"quote","symbol":"S1","seq":2}"#])
+    }
+
+    @Test mutating func slowPastTimeoutIsClosedWith1008() throws {
+        let shard = FanoutShard(loop: loop, symbolCount: 4, limits: {
+            var l = FanoutLimits(); l.slowConsumerTimeoutNanos = 0; return l
+        }())
+        let slow = try PairTransport(loop: loop)
+        let cs = FanoutClient(transport: slow)
+        shard.add(cs)
+        _ = shard.subscribe(cs, [0])
+        slow.tcp.highWatermark = 1
+        // More than a socketpair buffers, so the connection stays above its watermark.
+        slow.tcp.write(ByteBuffer(bytes: [UInt8](repeating: 0, count: 8 << 20)))
+        shard.publish(makeUpdate(&arena, symbol: 0, seq: 1))
+        shard.drain()
+        // First drain starts conflation (slowSince = now); the next one past the timeout closes.
+        #expect(cs.isConflating)
+        #expect(slow.closedWith == nil)
+        shard.publish(makeUpdate(&arena, symbol: 0, seq: 2))
+        loop.runOnceForTests()
+        shard.publish(makeUpdate(&arena, symbol: 0, seq: 3))
+        shard.drain()
+        #expect(slow.closedWith?.0 == 1008)
+        #expect(shard.slowConsumersClosed == 1)
+        #expect(shard.clientCount == 0)
+    }
+
+    @Test mutating func subscriptionLimitRejectsWholeRequest() throws {
+        var l = FanoutLimits(); l.maxSymbolsPerConnection = 2
+        let shard = FanoutShard(loop: loop, symbolCount: 10, limits: l)
+        let c = FanoutClient(transport: try PairTransport(loop: loop))
+        shard.add(c)
+        #expect(shard.subscribe(c, [1, 2, 3]) == nil)
+        #expect(c.subscriptionCount == 0)
+        #expect(shard.subscribe(c, [1, 2, 1]) == [1, 2])
+    }
+}

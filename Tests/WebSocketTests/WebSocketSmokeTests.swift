@@ -1,6 +1,0 @@
-import Testing
-@testable import WebSocket
-
-@Suite struct WebSocketSmokeTests {
-    @Test func moduleLinks() { #expect(Bool(true)) }
-}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, starts Redis and PostgreSQL, builds, and runs
+# every test target. Tests that need a server find it through BROKER_TEST_* variables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh --test
+if [ -x scripts/services.sh ]; then
+    eval "$(scripts/services.sh env)"
+fi
+swift build --build-tests
+swift test --skip-build "$@"
