@@ -71,6 +71,8 @@ public struct EventLoopStats: Sendable {
     public var openConnections: Int = 0
     /// Histogram of iteration busy time: bucket i counts iterations under 2^i microseconds.
     public var iterationMicrosLog2: [UInt64] = Array(repeating: 0, count: 24)
+    /// Zeroed statistics.
+    public init() {}
 }
 
 /// A single-threaded event loop over epoll. Create it anywhere, then call `run()` on the thread

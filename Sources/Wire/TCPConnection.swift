@@ -92,6 +92,9 @@ public final class TCPConnection: Selectable {
     public var lowWatermark = 256 << 10
     /// Hard limit: a write that would exceed it closes the connection (ENOBUFS).
     public var maxBufferedBytes = 64 << 20
+    /// A graceful close waits at most this long for queued bytes to drain, then resets (a peer
+    /// that never reads must not hold the connection open forever).
+    public var closeLingerNanos: UInt64 = 3_000_000_000
     /// Close with ETIMEDOUT when no bytes arrive for this long (0 = never). Checked about once a second.
     public var idleTimeoutNanos: UInt64 = 0 {
         didSet {
@@ -411,6 +414,11 @@ public final class TCPConnection: Selectable {
                 if !inFlushList && !waitingWritable {
                     inFlushList = true
                     loop.pendingFlush.append(self)
+                }
+                loop.schedule(afterNanos: closeLingerNanos) { [weak self] in
+                    guard let self, self.state == .closing else { return }
+                    _ = CEpoll_set_linger_zero(self.fd)
+                    self.fail(IOError(errno: ETIMEDOUT, call: "close linger (peer not reading)"))
                 }
             }
         }

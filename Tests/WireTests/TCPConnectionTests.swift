@@ -208,3 +208,27 @@ final class LineHandler: TCPConnectionHandler, @unchecked Sendable {
         #expect(try r.sync { r.loop.stats.openConnections } == 0)
     }
 }
+
+@Suite(.serialized) struct TCPCloseLingerTests {
+    @Test func gracefulCloseOfNonReadingPeerEndsAfterLinger() throws {
+        let r = try LoopRunner()
+        defer { r.shutdown() }
+        final class Stuffer: TCPConnectionHandler, @unchecked Sendable {
+            var closedWith: IOError??
+            func connection(_ c: TCPConnection, didReceive bytes: UnsafeRawBufferPointer) -> Int {
+                c.closeLingerNanos = 100_000_000
+                c.write(ByteBuffer(bytes: [UInt8](repeating: 1, count: 16 << 20)))  // more than the kernel buffers
+                c.close()
+                return bytes.count
+            }
+            func connectionDidClose(_ c: TCPConnection, error: IOError?) { closedWith = .some(error) }
+        }
+        let h = Stuffer()
+        let listener = try r.sync { try TCPListener(host: "127.0.0.1", port: 0, loop: r.loop) { $0.handler = h } }
+        let client = try BlockingClient(port: listener.port)
+        client.send("x")
+        usleep(600_000)
+        let closed = try r.sync { h.closedWith }
+        #expect(closed??.errno == ETIMEDOUT)
+    }
+}

@@ -37,9 +37,9 @@ public enum BrokerConfig {
                  doc: "Connections per process; more are refused with 503. Bounded by RLIMIT_NOFILE."),
         .integer("fanout.max_symbols_per_connection", default: 1_000, bounds: 1...100_000,
                  doc: "Symbols one connection may subscribe to; a subscribe past it gets an error."),
-        .integer("fanout.max_message_bytes", default: 64 * 1024, bounds: 125...16 * 1024 * 1024,
-                 doc: "Largest client message (after reassembly and inflation); larger -> close 1009."),
-        .integer("fanout.max_frame_bytes", default: 64 * 1024, bounds: 125...16 * 1024 * 1024,
+        .integer("fanout.max_message_bytes", default: 256 * 1024, bounds: 125...16 * 1024 * 1024,
+                 doc: "Largest client message (after reassembly and inflation); larger -> close 1009. Room for a 10,000-symbol subscribe."),
+        .integer("fanout.max_frame_bytes", default: 256 * 1024, bounds: 125...16 * 1024 * 1024,
                  doc: "Largest single client frame; larger -> close 1009."),
         .integer("fanout.high_watermark_bytes", default: 256 * 1024, bounds: 1_024...1 << 30,
                  doc: "Outbound bytes above which a connection is conflated (latest quote per symbol only)."),
@@ -98,8 +98,8 @@ public struct FanoutSettings: Sendable {
     public var syntheticRate = 10_000
     public var syntheticSymbols = 1_000
     public var maxConnections = 20_000
-    public var maxMessageBytes = 64 * 1024
-    public var maxFrameBytes = 64 * 1024
+    public var maxMessageBytes = 256 * 1024
+    public var maxFrameBytes = 256 * 1024
     public var highWatermark = 256 * 1024
     public var lowWatermark = 64 * 1024
     public var maxBufferedBytes = 4 * 1024 * 1024

@@ -9,7 +9,8 @@ final class FanoutConnection: WebSocketHandler, FanoutTransport {
     private(set) var client: FanoutClient!
     private weak var ws: WebSocketConnection?
     /// Set when the handshake completes; the shard only sees this connection after that.
-    private(set) var tcp: TCPConnection!
+    private var connectedTCP: TCPConnection?
+    var tcp: TCPConnection { connectedTCP.unsafelyUnwrapped }
 
     init(node: FanoutNodeShard) {
         self.node = node
@@ -22,7 +23,7 @@ final class FanoutConnection: WebSocketHandler, FanoutTransport {
 
     func webSocketDidConnect(_ ws: WebSocketConnection, request: HTTPRequestHead?) {
         self.ws = ws
-        tcp = ws.tcp
+        connectedTCP = ws.tcp
         node.shard.add(client)
         node.connected(self)
     }

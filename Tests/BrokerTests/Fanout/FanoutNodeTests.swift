@@ -1,0 +1,91 @@
+import Testing
+import Logging
+@testable import Broker
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fanout node on its own loops with the synthetic feed, for black-box tests over real sockets.
+final class FanoutRig {
+    let group: EventLoopGroup
+    let node: FanoutNode
+
+    init(rate: Int = 20_000, symbols: Int = 1_000, configure: (inout FanoutSettings) -> Void = { _ in }) throws {
+        var s = FanoutSettings()
+        s.port = 0
+        s.echo = true
+        configure(&s)
+        group = try EventLoopGroup(count: 2, name: "fanout-test")
+        group.start()
+        node = FanoutNode(settings: s, symbols: SymbolUniverse.generated(count: symbols), group: group,
+                          logger: Logger(label: "test"))
+        try node.start()
+        if rate > 0 { try node.startSyntheticFeed(rate: rate, symbolCount: symbols) }
+    }
+
+    var url: String { "ws://127.0.0.1:\(node.port)/ws" }
+
+    func check(_ scenario: String, _ extra: [String] = [], timeout: Double = 60) throws -> ProcessOutcome {
+        try runProcess(["python3", "\(repositoryRoot)/Tests/interop/fanout/fanout_check.py", scenario, url] + extra,
+                       timeout: timeout)
+    }
+
+    deinit {
+        group.stop()
+        group.join()
+    }
+}
+
+@Suite(.serialized) struct FanoutNodeTests {
+    @Test func independentClientGetsItsSymbolsOnlyInSeqOrderAndUnsubscribeStopsThem() throws {
+        let rig = try FanoutRig()
+        let r = try rig.check("basic")
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.hasPrefix("OK"))
+    }
+
+    @Test func permessageDeflateClientGetsTheSameProtocol() throws {
+        let rig = try FanoutRig()
+        let r = try rig.check("basic-deflate")
+        #expect(r.status == 0, "\(r.output)")
+    }
+
+    @Test func lateSubscriberGetsSnapshotFirst() throws {
+        let rig = try FanoutRig()
+        usleep(300_000)  // let the feed fill the last-value cache
+        let r = try rig.check("snapshot")
+        #expect(r.status == 0, "\(r.output)")
+    }
+
+    @Test func badInputGetsClearErrorsAndTheConnectionStaysHealthy() throws {
+        let rig = try FanoutRig()
+        let r = try rig.check("bad-input")
+        #expect(r.status == 0, "\(r.output)")
+    }
+
+    @Test func slowReaderIsClosedWhileFastOneKeepsGettingQuotes() throws {
+        let rig = try FanoutRig(rate: 50_000) { s in
+            s.limits.slowConsumerTimeoutNanos = 1_000_000_000
+            s.highWatermark = 16 * 1024
+            s.lowWatermark = 4 * 1024
+        }
+        let r = try rig.check("slow", ["2"])
+        #expect(r.status == 0, "\(r.output)")
+        let closed = try rig.node.shards.map { s in try s.loop.submitAndWait { Int(s.shard.slowConsumersClosed) } }
+        #expect(closed.reduce(0, +) == 1)
+    }
+
+    @Test func healthAndMetricsAnswerOnTheSamePort() throws {
+        let rig = try FanoutRig(rate: 1_000)
+        let health = try runProcess(["curl", "-s", "-i", "http://127.0.0.1:\(rig.node.port)/health"], timeout: 10)
+        #expect(health.output.contains("200 OK"))
+        let metrics = try runProcess(["curl", "-s", "http://127.0.0.1:\(rig.node.port)/metrics"], timeout: 10)
+        #expect(metrics.output.contains("# TYPE fanout_connections gauge"))
+        #expect(metrics.output.contains("wire_loop_iteration_seconds_ns_bucket"))
+        rig.node.drain()
+        usleep(100_000)
+        let drained = try runProcess(["curl", "-s", "-i", "http://127.0.0.1:\(rig.node.port)/health"], timeout: 10)
+        #expect(!drained.output.contains("200 OK"))  // listener closed or 503
+    }
+}
