@@ -54,7 +54,9 @@ public enum BrokerConfig {
         .integer("fanout.close_timeout_ms", default: 3_000, bounds: 100...600_000,
                  doc: "How long to wait for the peer's close frame before dropping the connection."),
         .bool("fanout.deflate", default: true, doc: "Accept permessage-deflate (RFC 7692) offers."),
-        .string("fanout.deflate_mode", default: "shared",
+        .integer("fanout.deflate_level", default: 6, bounds: 1...9,
+                 doc: "zlib level for quote compression (1 fastest, 9 smallest)."),
+        .string("fanout.deflate_mode", default: "per_connection",
                 doc: "shared: compress each quote frame once for all (no context takeover); per_connection: compress each connection's batch with its own context (smaller, costlier).",
                 allowed: ["shared", "per_connection"]),
         .strings("fanout.allowed_origins", default: [], doc: "When non-empty, Origin must be one of these."),
@@ -105,7 +107,8 @@ public struct FanoutSettings: Sendable {
     public var idleTimeoutMillis = 120_000
     public var closeTimeoutMillis = 3_000
     public var deflate = true
-    public var deflatePerConnection = false
+    public var deflatePerConnection = true
+    public var deflateLevel = 6
     public var allowedOrigins: [String] = []
     public var subprotocols: [String] = []
     public var limits = FanoutLimits()
@@ -134,6 +137,7 @@ public struct FanoutSettings: Sendable {
         closeTimeoutMillis = c.int("fanout.close_timeout_ms")
         deflate = c.bool("fanout.deflate")
         deflatePerConnection = c.string("fanout.deflate_mode") == "per_connection"
+        deflateLevel = c.int("fanout.deflate_level")
         allowedOrigins = c.strings("fanout.allowed_origins")
         subprotocols = c.strings("fanout.subprotocols")
         limits.maxSymbolsPerConnection = c.int("fanout.max_symbols_per_connection")
