@@ -61,6 +61,8 @@ public enum BrokerConfig {
                 allowed: ["shared", "per_connection"]),
         .strings("fanout.allowed_origins", default: [], doc: "When non-empty, Origin must be one of these."),
         .strings("fanout.subprotocols", default: [], doc: "Subprotocols the server may select (empty = none)."),
+        .integer("fanout.batch_interval_us", default: 0, bounds: 0...1_000_000,
+                 doc: "Minimum time between deliveries to a connection's loop (0 = every loop iteration). Larger = fewer, bigger writes and higher latency."),
         .integer("fanout.batch_max_bytes", default: 64 * 1024, bounds: 512...16 * 1024 * 1024,
                  doc: "Largest 'quotes' batch frame; more quotes in one iteration are split."),
     ]
@@ -143,6 +145,7 @@ public struct FanoutSettings: Sendable {
         limits.maxSymbolsPerConnection = c.int("fanout.max_symbols_per_connection")
         limits.slowConsumerTimeoutNanos = UInt64(c.int("fanout.slow_consumer_timeout_ms")) * 1_000_000
         limits.maxBatchBytes = c.int("fanout.batch_max_bytes")
+        limits.batchIntervalNanos = UInt64(c.int("fanout.batch_interval_us")) * 1_000
         do {
             tls = try TLSServerContext.make(config: c, table: "fanout.tls")
         } catch {

@@ -26,6 +26,9 @@ public struct FanoutLimits: Sendable {
     public var slowConsumerTimeoutNanos: UInt64 = 10_000_000_000
     /// Maximum payload of one `quotes` frame; larger batches are split.
     public var maxBatchBytes = 64 * 1024
+    /// Minimum time between two deliveries (0 = every loop iteration). Raising it trades latency
+    /// for fewer, larger writes: on loopback each write also pays the receiver's TCP work.
+    public var batchIntervalNanos: UInt64 = 0
     /// Creates the defaults.
     public init() {}
 }
@@ -93,6 +96,9 @@ public final class FanoutShard {
                                                                   memoryLevel: 4)
     private let batchSuffix = ByteBuffer(string: "\(Quote.batchSuffix)")
     private static let batchPrefix = Quote.batchPrefix
+
+    private var lastDrain: UInt64 = 0
+    private var drainTimerArmed = false
 
     /// Quotes handed to connections (a quote inside a batch counts once).
     public private(set) var quotesDelivered: UInt64 = 0
@@ -232,6 +238,17 @@ public final class FanoutShard {
             return
         }
         let now = loop.now
+        if limits.batchIntervalNanos > 0 && now &- lastDrain < limits.batchIntervalNanos {
+            // Too soon: keep collecting; make sure the loop wakes up when the interval is over.
+            if !drainTimerArmed {
+                drainTimerArmed = true
+                loop.schedule(afterNanos: limits.batchIntervalNanos - (now &- lastDrain)) { [weak self] in
+                    self?.drainTimerArmed = false
+                }
+            }
+            return
+        }
+        lastDrain = now
         for slot in dirty {
             guard let c = clients[Int(slot)], !c.pending.isEmpty else { continue }
             let tcp = c.transport.tcp

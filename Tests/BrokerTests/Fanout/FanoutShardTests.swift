@@ -261,3 +261,36 @@ extension PairTransport {
         #expect(fa.map(\.payload) == fb.map(\.payload))  // the same bytes went to both
     }
 }
+
+@Suite struct FanoutBatchIntervalTests {
+    @Test func updatesWithinTheIntervalLeaveTogether() throws {
+        let loop = try EventLoop(name: "i")
+        var encoder = QuoteEncoder(symbols: SymbolUniverse.generated(count: 4))
+        var limits = FanoutLimits()
+        limits.batchIntervalNanos = 50_000_000
+        let shard = FanoutShard(loop: loop, symbolCount: 4, limits: limits)
+        let t = try PairTransport(loop: loop)
+        let c = FanoutClient(transport: t)
+        shard.add(c)
+        _ = shard.subscribe(c, [0])
+        var gen = SyntheticQuoteGenerator(symbolCount: 4, seed: 3)
+        loop.runOnceForTests()  // sets the loop clock; first drain happens now
+        shard.publish(encoder.encode(gen.next(symbol: 0, ts: 1)))
+        shard.drain()
+        loop.flushPending()
+        #expect(t.readFrames().count == 1)
+        // Two more within 50 ms: held back, then sent as one batch once the interval is over.
+        shard.publish(encoder.encode(gen.next(symbol: 0, ts: 2)))
+        shard.drain()
+        shard.publish(encoder.encode(gen.next(symbol: 0, ts: 3)))
+        shard.drain()
+        loop.flushPending()
+        #expect(t.readFrames().isEmpty)
+        usleep(60_000)
+        loop.runOnceForTests()
+        loop.runOnceForTests()
+        let frames = t.readFrames()
+        #expect(frames.count == 1)
+        #expect(frames.first?.hasPrefix(#"{"type":"quotes""#) == true)
+    }
+}
