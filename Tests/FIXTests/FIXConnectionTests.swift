@@ -124,6 +124,38 @@ import Wire
     }
 }
 
+extension FIXConnectionTests {
+    @Test func garbledMessagesAreIgnoredWithoutConsumingSequenceNumbers() throws {
+        let r = try FIXLoopRunner()
+        defer { r.shutdown() }
+        let acceptor = try r.sync {
+            try FIXAcceptor(sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop,
+                            application: nil, logger: testLogger)
+        }
+        let client = try RawClient(port: acceptor.port)
+        var ts = ByteBuffer()
+        ts.writeFIXTimestamp(.now(), precision: .milliseconds)
+        let h = "49=CLIENT|56=EXCH|52=\(ts.readableString)|"
+        client.send(fixMessage("35=A|34=1|" + h + "98=0|108=30|"))
+        #expect(client.readMessage()?.msgType == "A")
+        // Bad checksum, bad body length, binary noise: all dropped (FIX 4.4 Vol. 2 test case 2.d),
+        // so seq 2 is still expected and no ResendRequest follows.
+        client.send(fixMessage("35=1|34=2|" + h + "112=BAD|", checkSumDelta: 3)
+                    + fixMessage("35=1|34=2|" + h + "112=BAD|", bodyLengthDelta: 4)
+                    + [0x00, 0xFF, 0x38, 0x3D, 0x46, 0x00]
+                    + fixMessage("35=1|34=2|" + h + "112=GOOD|"))
+        let reply = client.readMessage()
+        #expect(reply?.msgType == "0" && reply?[112] == "GOOD")
+        let (counters, framing) = try r.sync {
+            let c = acceptor.connection(senderCompID: "EXCH", targetCompID: "CLIENT")!
+            return (c.counters, c.framingStats)
+        }
+        #expect(counters.resendRequestsSent == 0 && counters.rejectsSent == 0)
+        #expect(framing.garbledFrames >= 2)
+        try r.sync { acceptor.close() }
+    }
+}
+
 /// A blocking loopback client speaking raw bytes.
 final class RawClient {
     let fd: Int32
