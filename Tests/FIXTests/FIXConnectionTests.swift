@@ -156,6 +156,56 @@ extension FIXConnectionTests {
     }
 }
 
+extension FIXConnectionTests {
+    @Test func acceptorRestartedOnItsFileStoreResumesSequenceNumbers() throws {
+        let r = try FIXLoopRunner()
+        defer { r.shutdown() }
+        let dir = NSTemporaryDirectory() + "fix-restart-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var accSettings = acceptorSettings()
+        accSettings.storeDirectory = dir
+        let exchangeApp = RecordingApp()
+        exchangeApp.answerOrders = true
+        let clientApp = RecordingApp()
+        let (first, initiator) = try r.sync { () -> (FIXAcceptor, FIXInitiator) in
+            let a = try FIXAcceptor(sessions: [accSettings], host: "127.0.0.1", port: 0, loop: r.loop,
+                                    application: exchangeApp, logger: testLogger)
+            let i = try FIXInitiator(settings: self.initiatorSettings(port: a.port), loop: r.loop,
+                                     application: clientApp, logger: testLogger)
+            i.start()
+            return (a, i)
+        }
+        let port = first.port
+        #expect(r.wait { clientApp.logons == 1 })
+        try r.sync {
+            for k in 1...2 {
+                initiator.connection.send(FIXNewOrderSingle(clOrdID: "c-\(k)", symbol: "TCS", side: .buy,
+                                                            ordType: .market, orderQty: 1, transactTime: .now()))
+            }
+        }
+        #expect(r.wait { clientApp.received.count == 2 })
+        // The exchange process dies: no Logout, the socket is reset, the objects are dropped.
+        try r.sync { first.connection(senderCompID: "EXCH", targetCompID: "CLIENT")!.tcp?.reset() }
+        #expect(r.wait { clientApp.disconnects.count == 1 && exchangeApp.disconnects.count == 1 })
+        try r.sync { first.close() }
+        let second = try r.sync {
+            try FIXAcceptor(sessions: [accSettings], host: "127.0.0.1", port: port, loop: r.loop,
+                            application: exchangeApp, logger: testLogger)
+        }
+        let store = try r.sync { second.connection(senderCompID: "EXCH", targetCompID: "CLIENT")!.store }
+        // Logon 1 and two execution reports were sent; Logon 1 and two orders received.
+        let resumed = try r.sync { (store.nextSenderMsgSeqNum, store.nextTargetMsgSeqNum) }
+        #expect(resumed == (4, 4), "\(resumed)")
+        #expect(r.wait(seconds: 8) { clientApp.logons == 2 })
+        let (counters, sender, target) = try r.sync {
+            (initiator.connection.counters, store.nextSenderMsgSeqNum, store.nextTargetMsgSeqNum)
+        }
+        #expect(sender == 5 && target == 5)  // both Logons numbered 4: no reset, no gap
+        #expect(counters.resendRequestsSent == 0)
+        try r.sync { initiator.stop(); second.close() }
+    }
+}
+
 /// A blocking loopback client speaking raw bytes.
 final class RawClient {
     let fd: Int32
