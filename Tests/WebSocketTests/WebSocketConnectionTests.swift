@@ -212,7 +212,9 @@ import Glibc
             let frame = WebSocketPreparedFrame(text: text, compressor: compressor)
             // The compressed frame is the same storage for every deflate client (no copy).
             let conns = rig.echo.connections
-            let shared = conns.filter { frame.frame(for: $0.deflate).storageReference === frame.compressed!.storageReference }
+            let shared = conns.filter {
+                frame.frame(for: $0.deflate).storageReference === frame.compressed!.storageReference
+            }
             #expect(shared.count == 1)  // the 10-bit-window client gets the uncompressed frame
             return WebSocketConnection.broadcast(frame, to: conns)
         }
