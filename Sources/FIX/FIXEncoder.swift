@@ -166,6 +166,20 @@ public struct FIXEncoder {
         buffer.writeInteger(fixSOH)
     }
 
+    /// Writes a UTCDateOnly field such as MDEntryDate(272).
+    @inlinable public mutating func field(_ tag: Int, date: FIXTimestamp) {
+        self.tag(tag)
+        buffer.writeFIXDate(date)
+        buffer.writeInteger(fixSOH)
+    }
+
+    /// Writes a UTCTimeOnly field such as MDEntryTime(273).
+    @inlinable public mutating func field(_ tag: Int, timeOnly: FIXTimestamp, precision: FIXTimestampPrecision) {
+        self.tag(tag)
+        buffer.writeFIXTimeOnly(timeOnly, precision: precision)
+        buffer.writeInteger(fixSOH)
+    }
+
     /// Writes MsgType-valued fields such as RefMsgType(372).
     @inlinable public mutating func field(_ tag: Int, msgType: FIXMsgType) {
         self.tag(tag)

@@ -112,34 +112,51 @@ public enum FIXValue {
 
     /// Parses a UTCTimestamp `YYYYMMDD-HH:MM:SS[.sss|.ssssss|.sssssssss]`.
     @inlinable public static func timestamp(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> FIXTimestamp? {
-        let n = range.count
-        guard n == 17 || n == 21 || n == 24 || n == 27 else { return nil }
         let s = range.lowerBound
-        @inline(__always) func num(_ at: Int, _ count: Int) -> Int? {
-            var v = 0
-            for k in 0..<count {
-                let d = Int(bytes[s + at + k]) &- 48
-                guard d >= 0 && d <= 9 else { return nil }
-                v = v * 10 + d
-            }
-            return v
-        }
-        guard bytes[s + 8] == UInt8(ascii: "-"), bytes[s + 11] == UInt8(ascii: ":"),
-              bytes[s + 14] == UInt8(ascii: ":"),
-              let year = num(0, 4), let month = num(4, 2), let day = num(6, 2),
-              let hour = num(9, 2), let minute = num(12, 2), let second = num(15, 2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60
+        guard range.count >= 17, bytes[s + 8] == UInt8(ascii: "-"),
+              let days = dateOnly(bytes, s..<(s + 8)), let nanos = timeOnly(bytes, (s + 9)..<range.upperBound)
         else { return nil }
-        var nanos: Int64 = 0
-        if n > 17 {
-            guard bytes[s + 17] == UInt8(ascii: "."), let f = num(18, n - 18) else { return nil }
-            var scale: Int64 = 1
-            for _ in 0..<(9 - (n - 18)) { scale *= 10 }
-            nanos = Int64(f) * scale
+        return FIXTimestamp(nanoseconds: days * 86_400_000_000_000 + nanos)
+    }
+
+    /// Parses a UTCDateOnly `YYYYMMDD` into days since the epoch.
+    @inlinable public static func dateOnly(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int64? {
+        guard range.count == 8 else { return nil }
+        var year: Int64 = 0, month: Int64 = 0, day: Int64 = 0
+        for k in 0..<8 {
+            let d = Int64(bytes[range.lowerBound + k]) &- 48
+            guard d >= 0 && d <= 9 else { return nil }
+            if k < 4 { year = year * 10 + d } else if k < 6 { month = month * 10 + d } else { day = day * 10 + d }
         }
-        let days = daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day))
-        let secs = days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
-        return FIXTimestamp(nanoseconds: secs * 1_000_000_000 + nanos)
+        guard (1...12).contains(month), (1...31).contains(day) else { return nil }
+        return daysFromCivil(year: year, month: month, day: day)
+    }
+
+    /// Parses a UTCTimeOnly `HH:MM:SS[.sss|.ssssss|.sssssssss]` into nanoseconds of the day.
+    @inlinable public static func timeOnly(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int64? {
+        let n = range.count
+        guard n == 8 || n == 12 || n == 15 || n == 18 else { return nil }
+        let s = range.lowerBound
+        guard bytes[s + 2] == UInt8(ascii: ":"), bytes[s + 5] == UInt8(ascii: ":") else { return nil }
+        @inline(__always) func two(_ at: Int) -> Int64? {
+            let a = Int64(bytes[s + at]) &- 48, b = Int64(bytes[s + at + 1]) &- 48
+            guard a >= 0 && a <= 9 && b >= 0 && b <= 9 else { return nil }
+            return a * 10 + b
+        }
+        guard let h = two(0), let m = two(3), let sec = two(6), h < 24, m < 60, sec <= 60 else { return nil }
+        var nanos: Int64 = 0
+        if n > 8 {
+            guard bytes[s + 8] == UInt8(ascii: ".") else { return nil }
+            var f: Int64 = 0
+            for k in 9..<n {
+                let d = Int64(bytes[s + k]) &- 48
+                guard d >= 0 && d <= 9 else { return nil }
+                f = f * 10 + d
+            }
+            for _ in 0..<(9 - (n - 9)) { f *= 10 }
+            nanos = f
+        }
+        return ((h * 60 + m) * 60 + sec) * 1_000_000_000 + nanos
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-compatible
@@ -170,16 +187,34 @@ public enum FIXValue {
 extension ByteBuffer {
     /// Writes `ts` as a UTCTimestamp with `precision` fraction digits, without allocating.
     @inlinable public mutating func writeFIXTimestamp(_ ts: FIXTimestamp, precision: FIXTimestampPrecision) {
-        let ns = ts.nanoseconds
-        var secs = ns / 1_000_000_000
-        var sub = ns % 1_000_000_000
-        if sub < 0 { sub += 1_000_000_000; secs -= 1 }
-        var days = secs / 86_400
-        var sod = secs % 86_400
-        if sod < 0 { sod += 86_400; days -= 1 }
+        writeFIXDate(ts)
+        writeInteger(UInt8(ascii: "-"))
+        writeFIXTimeOnly(ts, precision: precision)
+    }
+
+    /// Writes the UTCDateOnly `YYYYMMDD` of `ts`.
+    @inlinable public mutating func writeFIXDate(_ ts: FIXTimestamp) {
+        var days = ts.nanoseconds / 86_400_000_000_000
+        if ts.nanoseconds % 86_400_000_000_000 < 0 { days -= 1 }
         let (y, m, d) = FIXValue.civilFromDays(days)
+        _ = writeWithUnsafeMutableBytes(minimumWritableBytes: 8) { out in
+            var v = y * 10_000 + m * 100 + d
+            for k in (0..<8).reversed() {
+                out[k] = UInt8(truncatingIfNeeded: v % 10) &+ 48
+                v /= 10
+            }
+            return 8
+        }
+    }
+
+    /// Writes the UTCTimeOnly `HH:MM:SS[.fraction]` of `ts`.
+    @inlinable public mutating func writeFIXTimeOnly(_ ts: FIXTimestamp, precision: FIXTimestampPrecision) {
+        var nod = ts.nanoseconds % 86_400_000_000_000
+        if nod < 0 { nod += 86_400_000_000_000 }
+        let sod = nod / 1_000_000_000
+        let sub = nod % 1_000_000_000
         let digits = precision.rawValue
-        let count = 17 + (digits > 0 ? digits + 1 : 0)
+        let count = 8 + (digits > 0 ? digits + 1 : 0)
         _ = writeWithUnsafeMutableBytes(minimumWritableBytes: count) { out in
             @inline(__always) func put(_ at: Int, _ value: Int64, _ width: Int) {
                 var v = value
@@ -190,16 +225,14 @@ extension ByteBuffer {
                     v /= 10
                 }
             }
-            put(0, y, 4); put(4, m, 2); put(6, d, 2)
-            out[8] = UInt8(ascii: "-")
-            put(9, sod / 3600, 2); out[11] = UInt8(ascii: ":")
-            put(12, (sod / 60) % 60, 2); out[14] = UInt8(ascii: ":")
-            put(15, sod % 60, 2)
+            put(0, sod / 3600, 2); out[2] = UInt8(ascii: ":")
+            put(3, (sod / 60) % 60, 2); out[5] = UInt8(ascii: ":")
+            put(6, sod % 60, 2)
             if digits > 0 {
-                out[17] = UInt8(ascii: ".")
+                out[8] = UInt8(ascii: ".")
                 var frac = sub
                 for _ in 0..<(9 - digits) { frac /= 10 }
-                put(18, frac, digits)
+                put(9, frac, digits)
             }
             return count
         }

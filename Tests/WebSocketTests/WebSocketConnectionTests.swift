@@ -74,8 +74,29 @@ import Glibc
                      + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n")
         let v = String(decoding: version.readUntilEOF().bytes, as: UTF8.self)
         #expect(v.hasPrefix("HTTP/1.1 426 ") && v.contains("Sec-WebSocket-Version: 13"))
+        let noUpgrade = try RawSocket(port: rig.port)
+        noUpgrade.send("GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                       + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        let n = String(decoding: noUpgrade.readUntilEOF().bytes, as: UTF8.self)
+        #expect(n.hasPrefix("HTTP/1.1 400 ") && n.hasSuffix("missing Upgrade: websocket\n"))
         let unknown = try RawSocket(port: rig.port)
         #expect(unknown.upgrade(path: "/nope").hasPrefix("HTTP/1.1 404 "))
+    }
+
+    @Test func requestLimitsAndMissingHostRefused() throws {
+        let rig = try EchoServerRig()
+        defer { rig.shutdown() }
+        let noHost = try RawSocket(port: rig.port)
+        noHost.send("GET /echo HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        #expect(String(decoding: noHost.readUntilEOF().bytes, as: UTF8.self).hasPrefix("HTTP/1.1 400 "))
+        let longLine = try RawSocket(port: rig.port)
+        longLine.send("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n")
+        #expect(String(decoding: longLine.readUntilEOF().bytes, as: UTF8.self).hasPrefix("HTTP/1.1 414 "))
+        let manyHeaders = try RawSocket(port: rig.port)
+        manyHeaders.send("GET /echo HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-A: b\r\n", count: 70) + "\r\n")
+        #expect(String(decoding: manyHeaders.readUntilEOF().bytes, as: UTF8.self).hasPrefix("HTTP/1.1 431 "))
+        #expect(try rig.runner.sync { rig.echo.paths.isEmpty })
     }
 
     @Test func rawClientFramesAndPingPong() throws {
@@ -92,6 +113,23 @@ import Glibc
         let rest = s.readUntilEOF()
         #expect(rest.eof && rest.bytes == [0x88, 0x02, 0x03, 0xE8])
         #expect(rig.runner.wait { rig.echo.closes == [.normal] })
+    }
+
+    @Test func readyFramesQueuedUntilCloseStarts() throws {
+        let rig = try EchoServerRig()
+        defer { rig.shutdown() }
+        let s = try RawSocket(port: rig.port)
+        _ = s.upgrade()
+        #expect(rig.runner.wait { rig.echo.connections.count == 1 })
+        let frame = WebSocketFrameEncoder.frame(opcode: .text, payload: ByteBuffer(string: "batch"), maskingKey: nil)
+        let results = try rig.runner.sync { () -> [WebSocketSendResult] in
+            let ws = rig.echo.connections[0]
+            let first = ws.send(frame: frame)
+            ws.close(code: .goingAway)
+            return [first, ws.send(frame: frame), ws.send(text: "late")]
+        }
+        #expect(results == [.queued, .dropped, .dropped])
+        #expect(s.read(count: 11) == frame.readableBytesArray + [0x88, 0x02, 0x03, 0xE9])
     }
 
     @Test func protocolErrorClosesWith1002() throws {

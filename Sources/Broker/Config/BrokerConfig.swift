@@ -16,8 +16,6 @@ public enum BrokerConfig {
                  doc: "Symbol listings (CSV: symbol,name). Relative paths are tried against the working directory and the executable's location. Empty = generated symbols."),
         .integer("symbols.generated", default: 0, bounds: 0...1_000_000,
                  doc: "When > 0, use generated symbols S0000..S{N-1} instead of the files (load tests)."),
-        .string("tls.certificate", default: "", doc: "PEM certificate chain for TLS listeners (empty = plain TCP)."),
-        .string("tls.private_key", default: "", doc: "PEM private key for TLS listeners."),
     ]
 
     /// Keys of the fanout role.
@@ -81,7 +79,7 @@ public enum BrokerConfig {
 
     /// Every key (all roles read the same file).
     public static var schema: ConfigSchema {
-        ConfigSchema(keys: general + fanout + clients, tableDocs: [
+        ConfigSchema(keys: general + fanout + TLSServerContext.configKeys(table: "fanout.tls") + clients, tableDocs: [
             "general": "Process-wide settings.",
             "fanout": "WebSocket fanout node: quotes to clients.",
             "kafka": "Kafka (through librdkafka).",
@@ -111,6 +109,8 @@ public struct FanoutSettings: Sendable {
     public var allowedOrigins: [String] = []
     public var subprotocols: [String] = []
     public var limits = FanoutLimits()
+    /// TLS for the listener (wss://), from `fanout.tls.*`; nil = plain TCP.
+    public var tls: TLSServerContext?
 
     /// Defaults (for tests).
     public init() {}
@@ -139,6 +139,11 @@ public struct FanoutSettings: Sendable {
         limits.maxSymbolsPerConnection = c.int("fanout.max_symbols_per_connection")
         limits.slowConsumerTimeoutNanos = UInt64(c.int("fanout.slow_consumer_timeout_ms")) * 1_000_000
         limits.maxBatchBytes = c.int("fanout.batch_max_bytes")
+        do {
+            tls = try TLSServerContext.make(config: c, table: "fanout.tls")
+        } catch {
+            throw ConfigError(.invalidValue, origin: "fanout.tls", "\(error)")
+        }
         guard lowWatermark < highWatermark else {
             throw ConfigError(.invalidValue, origin: "fanout.low_watermark_bytes",
                               "must be below fanout.high_watermark_bytes (\(highWatermark))")

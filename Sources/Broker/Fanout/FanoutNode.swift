@@ -208,6 +208,7 @@ public final class FanoutNode: @unchecked Sendable {
             }
             s.server.accept(tcp)
         }
+        listener.tls = st.tls
         s.listener = listener
         s.loop.onIteration = { [m = s.metrics, h = metrics.iteration] ns in m.observe(h, Int64(ns)) }
         s.publishMetrics()
@@ -298,7 +299,7 @@ public final class FanoutNode: @unchecked Sendable {
         default:
             node.keep(try KafkaQuoteFeed.attach(node: node, config: ctx.config, logger: ctx.logger))
         }
-        print("fanout listening on ws://\(settings.host):\(node.port)/ws feed=\(settings.feed) loops=\(group.loops.count)")
+        print("fanout listening on \(settings.tls == nil ? "ws" : "wss")://\(settings.host):\(node.port)/ws feed=\(settings.feed) loops=\(group.loops.count)")
         let done = Semaphore()
         nonisolated(unsafe) var signals = 0
         TerminationSignals.onSignal { _ in

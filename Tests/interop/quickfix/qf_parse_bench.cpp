@@ -1,0 +1,41 @@
+// QuickFIX parse benchmark: parses N copies of one 35=W message (5 MD entries) and prints
+// msgs/s, as the reference point for our FIX parser in the lead's benchmark.
+// Usage: qf_parse_bench [N]   prints "quickfix_parse_W msgs=N seconds=S msgs_per_sec=R".
+#include <quickfix/Message.h>
+#include <quickfix/fix44/MarketDataSnapshotFullRefresh.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+int main(int argc, char** argv) {
+    long n = argc > 1 ? std::atol(argv[1]) : 1000000;
+    FIX44::MarketDataSnapshotFullRefresh snap;
+    snap.getHeader().setField(FIX::SenderCompID("EXCH"));
+    snap.getHeader().setField(FIX::TargetCompID("INGEST"));
+    snap.getHeader().setField(FIX::MsgSeqNum(12345));
+    snap.getHeader().setField(FIX::SendingTime());
+    snap.set(FIX::MDReqID("md-1"));
+    snap.set(FIX::Symbol("RELIANCE"));
+    const char types[] = {'0', '1', '2', '0', '1'};
+    for (int i = 0; i < 5; ++i) {
+        FIX44::MarketDataSnapshotFullRefresh::NoMDEntries e;
+        e.set(FIX::MDEntryType(types[i]));
+        e.set(FIX::MDEntryPx(2450.25 + i));
+        e.set(FIX::MDEntrySize(100 + i));
+        snap.addGroup(e);
+    }
+    std::string wire = snap.toString();
+    long sink = 0;
+    auto start = std::chrono::steady_clock::now();
+    for (long i = 0; i < n; ++i) {
+        // validate=false: no data dictionary (Debian ships none), as in the interop peers.
+        FIX::Message m(wire, false);
+        sink += m.getHeader().getField(34).size();
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("quickfix_parse_W bytes=%zu msgs=%ld seconds=%.3f msgs_per_sec=%.0f sink=%ld\n",
+                wire.size(), n, secs, n / secs, sink);
+    return 0;
+}
