@@ -92,7 +92,7 @@ public final class TCPConnection: Selectable {
     /// the plaintext written since the last flush (encrypted once per flush).
     var tls: TLSEngine?
     private var plainQueue: [ByteBuffer] = []
-    private var tlsPlain = ByteBuffer(capacity: 0)
+    private lazy var tlsPlain = ByteBuffer(capacity: 16 * 1024)
     private var connectAnnounced = false
 
     /// Above this many buffered bytes `write` returns `.overHighWatermark`.
