@@ -116,6 +116,7 @@ public struct FIXEncoder {
 
     /// Writes `tag=<value>`; the value must not contain SOH.
     @inlinable public mutating func field(_ tag: Int, _ value: String) {
+        assert(!value.utf8.contains(fixSOH), "SOH inside the value of tag \(tag)")
         self.tag(tag)
         buffer.writeString(value)
         buffer.writeInteger(fixSOH)

@@ -325,6 +325,7 @@ public struct FIXSession<Store: FIXMessageStore> {
             return
         }
         let seq = view.msgSeqNum
+        var justLoggedOn = false
 
         switch state {
         case .disconnected:
@@ -336,6 +337,7 @@ public struct FIXSession<Store: FIXMessageStore> {
                 return
             }
             guard acceptLogon(now: now, into: &actions) else { return }
+            justLoggedOn = true
         case .logonSent:
             if msgType == .logout {
                 state = .disconnected
@@ -356,6 +358,7 @@ public struct FIXSession<Store: FIXMessageStore> {
                 store.setNextTargetMsgSeqNum(1)  // the acceptor restarted its numbering
             }
             state = .active
+            justLoggedOn = true
             actions.append(.loggedOn)
         case .active, .logoutSent:
             break
@@ -398,6 +401,16 @@ public struct FIXSession<Store: FIXMessageStore> {
                 actions.append(.disconnect(.sendingTimeAccuracy))
                 return
             }
+        }
+        if msgType == .logon && state == .active && !justLoggedOn && view.bool(FIXTag.resetSeqNumFlag) == true {
+            // A Logon with ResetSeqNumFlag during the session restarts both sequences at 1
+            // (FIX 4.4 Vol. 2 "Sequence number reset"); the acknowledging Logon carries 141=Y.
+            store.reset(now: now)
+            store.setNextTargetMsgSeqNum(seq + 1)
+            queued.removeAll()
+            resendUpTo = nil
+            sendLogon(now: now, reset: true)
+            return
         }
         if msgType == .sequenceReset && view.bool(FIXTag.gapFillFlag) != true {
             // Reset mode ignores MsgSeqNum (FIX 4.4 Vol. 2 "Sequence Reset - Reset").

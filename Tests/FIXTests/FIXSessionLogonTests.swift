@@ -142,6 +142,25 @@ import Testing
         #expect(rig2.session.store.nextSenderMsgSeqNum == 1 && rig2.session.store.nextTargetMsgSeqNum == 1)
     }
 
+    @Test func logonWithResetMidSessionRestartsBothSequences() {
+        var rig = SessionRig()
+        rig.logon()
+        rig.receive("35=0|34=2|")
+        rig.session.send(.executionReport, now: rig.now) { $0.field(17, "e1") }
+        rig.run("""
+            E35=8|34=2|
+            I35=A|34=1|98=0|108=30|141=Y|
+            E35=A|34=1|141=Y|
+            N
+            I35=0|34=2|
+            N
+            """)
+        #expect(rig.session.store.nextTargetMsgSeqNum == 3 && rig.session.store.nextSenderMsgSeqNum == 2)
+        #expect(rig.session.store.savedCount == 0)
+        let on = rig.session.isLoggedOn
+        #expect(on)
+    }
+
     @Test func settingsValidation() {
         var s = FIXSessionSettings.acceptorForTests
         #expect(throws: Never.self) { try s.validate() }
