@@ -69,8 +69,8 @@ public final class FIXAcceptor {
     fileprivate func route(_ c: TCPConnection, firstMessage view: FIXMessageView) -> FIXConnection? {
         pending[ObjectIdentifier(c)] = nil
         guard view.msgType == .logon, let theirs = view.string(FIXTag.senderCompID),
-              let ours = view.string(FIXTag.targetCompID),
-              let session = sessions[Self.key(ours: ours, theirs: theirs)]
+            let ours = view.string(FIXTag.targetCompID),
+            let session = sessions[Self.key(ours: ours, theirs: theirs)]
         else {
             refuse(c, "no session for this Logon")
             return nil
@@ -103,7 +103,10 @@ final class FIXLogonRouter: TCPConnectionHandler {
     init(acceptor: FIXAcceptor) { self.acceptor = acceptor }
 
     func connection(_ c: TCPConnection, didReceive bytes: UnsafeRawBufferPointer) -> Int {
-        guard let acceptor else { c.close(); return bytes.count }
+        guard let acceptor else {
+            c.close()
+            return bytes.count
+        }
         var offset = 0
         let frame: Range<Int>
         do throws(FIXParseError) {
@@ -119,7 +122,8 @@ final class FIXLogonRouter: TCPConnectionHandler {
         try? view.parse(UnsafeRawBufferPointer(rebasing: bytes[frame]), options: .lenient)
         guard let session = acceptor.route(c, firstMessage: view) else { return bytes.count }
         // The session parses the Logon again from the start of its frame, with full validation.
-        return frame.lowerBound + session.connection(c, didReceive: UnsafeRawBufferPointer(rebasing: bytes[frame.lowerBound...]))
+        return frame.lowerBound
+            + session.connection(c, didReceive: UnsafeRawBufferPointer(rebasing: bytes[frame.lowerBound...]))
     }
 
     func connectionDidClose(_ c: TCPConnection, error: IOError?) { acceptor?.forget(c) }

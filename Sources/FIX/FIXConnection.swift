@@ -94,8 +94,9 @@ public final class FIXConnection: TCPConnectionHandler {
         self.logger = logger
         self.clock = clock
         if let dir = settings.storeDirectory {
-            store = try FIXFileStore(directory: dir, senderCompID: settings.senderCompID,
-                                     targetCompID: settings.targetCompID, policy: settings.storeSync, now: clock())
+            store = try FIXFileStore(
+                directory: dir, senderCompID: settings.senderCompID,
+                targetCompID: settings.targetCompID, policy: settings.storeSync, now: clock())
         } else {
             store = FIXMemoryStore(creationTime: clock())
         }
@@ -117,7 +118,9 @@ public final class FIXConnection: TCPConnectionHandler {
     /// Session counters.
     public var counters: FIXSessionCounters { session.counters }
     /// Garbled frames and skipped garbage bytes on the current connection.
-    public var framingStats: (garbledFrames: Int, garbageBytes: Int) { (framer.garbledFrames, framer.garbageBytesSkipped) }
+    public var framingStats: (garbledFrames: Int, garbageBytes: Int) {
+        (framer.garbledFrames, framer.garbageBytesSkipped)
+    }
     /// Why the last connection ended, when the session decided it.
     public var lastDisconnectReason: FIXDisconnectReason? { reason }
 
@@ -213,10 +216,12 @@ public final class FIXConnection: TCPConnectionHandler {
         store.flush()
         storeDirty = false
         closing = false
-        logger.notice("FIX disconnected", metadata: [
-            "session": "\(settings.senderCompID)->\(settings.targetCompID)",
-            "reason": "\(reason.map { "\($0)" } ?? error.map { "\($0)" } ?? "peer closed")",
-        ])
+        logger.notice(
+            "FIX disconnected",
+            metadata: [
+                "session": "\(settings.senderCompID)->\(settings.targetCompID)",
+                "reason": "\(reason.map { "\($0)" } ?? error.map { "\($0)" } ?? "peer closed")",
+            ])
         application?.fixConnectionDidDisconnect(self, reason: reason)
         onClose?(reason)
     }
@@ -241,7 +246,8 @@ public final class FIXConnection: TCPConnectionHandler {
             case .deliver:
                 application?.fixConnection(self, didReceive: session.inbound)
             case .loggedOn:
-                logger.notice("FIX logged on", metadata: ["session": "\(settings.senderCompID)->\(settings.targetCompID)"])
+                logger.notice(
+                    "FIX logged on", metadata: ["session": "\(settings.senderCompID)->\(settings.targetCompID)"])
                 onLogon?()
                 application?.fixConnectionDidLogOn(self)
             case .disconnect(let r):

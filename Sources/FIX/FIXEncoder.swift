@@ -56,7 +56,10 @@ public struct FIXEncoder {
         let bodyLength = end - bodyStart
         var digits = 1
         var p = 10
-        while bodyLength >= p { digits += 1; p *= 10 }
+        while bodyLength >= p {
+            digits += 1
+            p *= 10
+        }
         precondition(digits <= Self.reservedLengthDigits, "message body too large")
         let shift = Self.reservedLengthDigits - digits
         let slot = lengthSlot

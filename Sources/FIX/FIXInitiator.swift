@@ -24,7 +24,8 @@ public final class FIXInitiator {
         clock: @escaping () -> FIXTimestamp = FIXTimestamp.now
     ) throws(FIXStoreError) {
         precondition(settings.role == .initiator, "FIXInitiator needs an initiator session")
-        connection = try FIXConnection(settings: settings, loop: loop, application: application, logger: logger, clock: clock)
+        connection = try FIXConnection(
+            settings: settings, loop: loop, application: application, logger: logger, clock: clock)
         self.logger = logger
         connection.onLogon = { [weak self] in self?.failedAttempts = 0 }
         connection.onClose = { [weak self] _ in self?.scheduleReconnect() }

@@ -24,10 +24,16 @@ public struct FIXMDEntry: Equatable, Sendable {
     public var time: FIXTimestamp?
 
     /// Creates an entry.
-    public init(updateAction: FIXMDUpdateAction? = nil, entryType: FIXMDEntryType, price: Int64? = nil,
-                size: Int64? = nil, symbol: String? = nil, time: FIXTimestamp? = nil) {
-        self.updateAction = updateAction; self.entryType = entryType; self.price = price; self.size = size
-        self.symbol = symbol; self.time = time
+    public init(
+        updateAction: FIXMDUpdateAction? = nil, entryType: FIXMDEntryType, price: Int64? = nil,
+        size: Int64? = nil, symbol: String? = nil, time: FIXTimestamp? = nil
+    ) {
+        self.updateAction = updateAction
+        self.entryType = entryType
+        self.price = price
+        self.size = size
+        self.symbol = symbol
+        self.time = time
     }
 }
 
@@ -45,10 +51,15 @@ public struct FIXMarketDataRequest: Equatable, Sendable {
     public static let msgType = FIXMsgType.marketDataRequest
 
     /// Creates a request.
-    public init(mdReqID: String, subscriptionRequestType: FIXSubscriptionRequestType, marketDepth: Int = 1,
-                mdUpdateType: Int? = nil, entryTypes: [FIXMDEntryType], symbols: [String]) {
-        self.mdReqID = mdReqID; self.subscriptionRequestType = subscriptionRequestType
-        self.marketDepth = marketDepth; self.mdUpdateType = mdUpdateType; self.entryTypes = entryTypes
+    public init(
+        mdReqID: String, subscriptionRequestType: FIXSubscriptionRequestType, marketDepth: Int = 1,
+        mdUpdateType: Int? = nil, entryTypes: [FIXMDEntryType], symbols: [String]
+    ) {
+        self.mdReqID = mdReqID
+        self.subscriptionRequestType = subscriptionRequestType
+        self.marketDepth = marketDepth
+        self.mdUpdateType = mdUpdateType
+        self.entryTypes = entryTypes
         self.symbols = symbols
     }
 
@@ -61,7 +72,9 @@ public struct FIXMarketDataRequest: Equatable, Sendable {
         var types: [FIXMDEntryType] = []
         if let g = v.group(FIXTag.noMDEntryTypes) {
             try v.forEachEntry(of: g) { (e: FIXGroupEntry) throws(FIXParseError) in
-                guard let c = v.char(FIXTag.mdEntryType, in: e) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryType) }
+                guard let c = v.char(FIXTag.mdEntryType, in: e) else {
+                    throw .incorrectDataFormat(tag: FIXTag.mdEntryType)
+                }
                 types.append(FIXMDEntryType(rawValue: c))
             }
         }
@@ -110,7 +123,9 @@ public enum FIXMarketData {
         for entry in entries { encodeEntry(entry, into: &e, incremental: true, precision: timePrecision) }
     }
 
-    static func encodeEntry(_ m: FIXMDEntry, into e: inout FIXEncoder, incremental: Bool, precision: FIXTimestampPrecision) {
+    static func encodeEntry(
+        _ m: FIXMDEntry, into e: inout FIXEncoder, incremental: Bool, precision: FIXTimestampPrecision
+    ) {
         if incremental { e.field(FIXTag.mdUpdateAction, char: (m.updateAction ?? .new).rawValue) }
         e.field(FIXTag.mdEntryType, char: m.entryType.rawValue)
         if incremental, let s = m.symbol { e.field(FIXTag.symbol, s) }
@@ -148,10 +163,14 @@ public enum FIXMarketData {
                     guard r.count == 1 else { throw .incorrectDataFormat(tag: FIXTag.mdUpdateAction) }
                     entry.updateAction = FIXMDUpdateAction(rawValue: v.bytes[r.lowerBound])
                 case FIXTag.mdEntryPx:
-                    guard let p = FIXValue.fixedPoint(v.bytes, r) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryPx) }
+                    guard let p = FIXValue.fixedPoint(v.bytes, r) else {
+                        throw .incorrectDataFormat(tag: FIXTag.mdEntryPx)
+                    }
                     entry.price = p
                 case FIXTag.mdEntrySize:
-                    guard let q = FIXValue.fixedPoint(v.bytes, r) else { throw .incorrectDataFormat(tag: FIXTag.mdEntrySize) }
+                    guard let q = FIXValue.fixedPoint(v.bytes, r) else {
+                        throw .incorrectDataFormat(tag: FIXTag.mdEntrySize)
+                    }
                     entry.size = q / fixPriceScale
                 case FIXTag.symbol:
                     entry.symbol = String(decoding: UnsafeRawBufferPointer(rebasing: v.bytes[r]), as: UTF8.self)
@@ -166,8 +185,12 @@ public enum FIXMarketData {
             guard sawType else { throw .requiredTagMissing(tag: FIXTag.mdEntryType) }
             if entry.symbol == nil { entry.symbol = bodySymbol }
             if let d = date, let t = time {
-                guard let days = FIXValue.dateOnly(v.bytes, d) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryDate) }
-                guard let nanos = FIXValue.timeOnly(v.bytes, t) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryTime) }
+                guard let days = FIXValue.dateOnly(v.bytes, d) else {
+                    throw .incorrectDataFormat(tag: FIXTag.mdEntryDate)
+                }
+                guard let nanos = FIXValue.timeOnly(v.bytes, t) else {
+                    throw .incorrectDataFormat(tag: FIXTag.mdEntryTime)
+                }
                 entry.time = FIXTimestamp(nanoseconds: days * 86_400_000_000_000 + nanos)
             }
             body(entry)

@@ -199,7 +199,8 @@ public struct FIXSession<Store: FIXMessageStore> {
             // QuickFIX's factors: TestRequest after 1.2 intervals of silence (allowing for
             // transmission time, FIX 4.4 Vol. 2 "Heartbeat"), give up after 2.4.
             if silent >= heartbeatNanos * 12 / 10 && testRequestSentAt != nil
-                && silent >= heartbeatNanos * 24 / 10 {
+                && silent >= heartbeatNanos * 24 / 10
+            {
                 state = .disconnected
                 actions.append(.disconnect(.heartbeatTimeout))
                 return
@@ -232,7 +233,9 @@ public struct FIXSession<Store: FIXMessageStore> {
         beginHeader(msgType, now: now)
         body(&encoder)
         let r = encoder.finishMessage()
-        encoder.buffer.withUnsafeReadableBytes { store.save(seqNum: seq, message: UnsafeRawBufferPointer(rebasing: $0[r])) }
+        encoder.buffer.withUnsafeReadableBytes {
+            store.save(seqNum: seq, message: UnsafeRawBufferPointer(rebasing: $0[r]))
+        }
         lastSentAt = now
         counters.messagesSent += 1
         return seq
@@ -272,9 +275,11 @@ public struct FIXSession<Store: FIXMessageStore> {
         finishAdmin(now: now)
     }
 
-    private mutating func sendReject(_ error: FIXParseError, refSeqNum: Int, refMsgType: FIXMsgType?, now: FIXTimestamp) {
-        sendReject(reason: error.sessionRejectReason ?? 99, refTag: error.refTagID, text: error.text,
-                   refSeqNum: refSeqNum, refMsgType: refMsgType, now: now)
+    private mutating func sendReject(_ error: FIXParseError, refSeqNum: Int, refMsgType: FIXMsgType?, now: FIXTimestamp)
+    {
+        sendReject(
+            reason: error.sessionRejectReason ?? 99, refTag: error.refTagID, text: error.text,
+            refSeqNum: refSeqNum, refMsgType: refMsgType, now: now)
     }
 
     private mutating func sendReject(
@@ -377,8 +382,9 @@ public struct FIXSession<Store: FIXMessageStore> {
             return
         }
         if !checkSendingTime(now: now) {
-            sendReject(reason: 10, refTag: 52, text: "SendingTime accuracy problem", refSeqNum: seq,
-                       refMsgType: msgType, now: now)
+            sendReject(
+                reason: 10, refTag: 52, text: "SendingTime accuracy problem", refSeqNum: seq,
+                refMsgType: msgType, now: now)
             sendLogout(text: "SendingTime accuracy problem", now: now)
             state = .disconnected
             actions.append(.disconnect(.sendingTimeAccuracy))
@@ -388,14 +394,16 @@ public struct FIXSession<Store: FIXMessageStore> {
         if possDup && msgType != .sequenceReset {
             // PossDup resends carry OrigSendingTime(122), no later than SendingTime (test case 2.g).
             guard let orig = view.timestamp(FIXTag.origSendingTime) else {
-                sendReject(reason: 1, refTag: 122, text: "Required tag missing (122)", refSeqNum: seq,
-                           refMsgType: msgType, now: now)
+                sendReject(
+                    reason: 1, refTag: 122, text: "Required tag missing (122)", refSeqNum: seq,
+                    refMsgType: msgType, now: now)
                 if seq == store.nextTargetMsgSeqNum { store.setNextTargetMsgSeqNum(seq + 1) }
                 return
             }
             if let sent = view.timestamp(FIXTag.sendingTime), orig > sent {
-                sendReject(reason: 10, refTag: 122, text: "OrigSendingTime later than SendingTime",
-                           refSeqNum: seq, refMsgType: msgType, now: now)
+                sendReject(
+                    reason: 10, refTag: 122, text: "OrigSendingTime later than SendingTime",
+                    refSeqNum: seq, refMsgType: msgType, now: now)
                 sendLogout(text: "SendingTime accuracy problem", now: now)
                 state = .disconnected
                 actions.append(.disconnect(.sendingTimeAccuracy))
@@ -590,12 +598,14 @@ public struct FIXSession<Store: FIXMessageStore> {
     private mutating func sequenceReset(seq: Int, now: FIXTimestamp) {
         let expected = store.nextTargetMsgSeqNum
         guard let newSeq = view.int(FIXTag.newSeqNo), newSeq > 0 else {
-            sendReject(reason: 6, refTag: 36, text: "Incorrect NewSeqNo", refSeqNum: seq, refMsgType: .sequenceReset, now: now)
+            sendReject(
+                reason: 6, refTag: 36, text: "Incorrect NewSeqNo", refSeqNum: seq, refMsgType: .sequenceReset, now: now)
             return
         }
         if newSeq < expected {
-            sendReject(reason: 5, refTag: 36, text: "NewSeqNo \(newSeq) lower than expected \(expected)",
-                       refSeqNum: seq, refMsgType: .sequenceReset, now: now)
+            sendReject(
+                reason: 5, refTag: 36, text: "NewSeqNo \(newSeq) lower than expected \(expected)",
+                refSeqNum: seq, refMsgType: .sequenceReset, now: now)
             return
         }
         store.setNextTargetMsgSeqNum(newSeq)
@@ -611,8 +621,9 @@ public struct FIXSession<Store: FIXMessageStore> {
 
     private mutating func gapFill(seq: Int, now: FIXTimestamp) {
         guard let newSeq = view.int(FIXTag.newSeqNo), newSeq > seq else {
-            sendReject(reason: 5, refTag: 36, text: "NewSeqNo must be greater than MsgSeqNum",
-                       refSeqNum: seq, refMsgType: .sequenceReset, now: now)
+            sendReject(
+                reason: 5, refTag: 36, text: "NewSeqNo must be greater than MsgSeqNum",
+                refSeqNum: seq, refMsgType: .sequenceReset, now: now)
             store.setNextTargetMsgSeqNum(seq + 1)
             return
         }
