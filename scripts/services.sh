@@ -61,7 +61,8 @@ for _ in $(seq 1 100); do
 done
 pg_isready -q -h 127.0.0.1 -p "$PG_PORT" || { log "postgresql did not start"; exit 1; }
 
-psql_admin() { $SUDO su postgres -c "psql -p $PG_PORT -qtAX -c \"$1\"" ; }
+# From /, so psql run as postgres does not warn about a working directory it cannot enter.
+psql_admin() { (cd / && $SUDO su postgres -c "psql -p $PG_PORT -qtAX -c \"$1\""); }
 if [ "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = '$PG_NAME'")" != "1" ]; then
     log "creating role $PG_NAME"
     psql_admin "CREATE ROLE $PG_NAME LOGIN PASSWORD '$PG_NAME'" >&2

@@ -10,6 +10,8 @@
 //   rtt ID MS                 rd_kafka_mock_broker_set_rtt
 //   leader TOPIC PART ID      rd_kafka_mock_partition_set_leader
 //   topic NAME PARTITIONS     rd_kafka_mock_topic_create
+//   request-errors APIKEY ERR...  rd_kafka_mock_push_request_errors_array: the next requests of that ApiKey
+//                             (0 = Produce, 1 = Fetch) fail with these rd_kafka_resp_err_t codes (-195 = disconnect)
 // Owns nothing else: the in-process equivalent for Swift tests is Broker's KafkaMockCluster.
 import CRdKafka
 import Glibc
@@ -39,7 +41,11 @@ while let arg = args.popFirst() {
               let n = Int32(spec[spec.index(after: colon)...]), n > 0 else { fail("--topic needs NAME:PARTITIONS") }
         topics.append((String(spec[..<colon]), n))
     case "-h", "--help":
-        say("usage: KafkaMock [--brokers N] [--topic NAME:PARTITIONS]...")
+        say("""
+            usage: KafkaMock [--brokers N] [--topic NAME:PARTITIONS]...
+            stdin commands: broker-down ID | broker-up ID | rtt ID MS | leader TOPIC PART ID | topic NAME N |
+                            request-errors APIKEY ERR... | quit
+            """)
         exit(0)
     default:
         fail("unknown argument \(arg)")
@@ -74,6 +80,14 @@ func run(_ words: [Substring]) -> rd_kafka_resp_err_t? {
     case ("leader", 4):
         guard let p = int(2), let id = int(3) else { return nil }
         return rd_kafka_mock_partition_set_leader(cluster, String(words[1]), p, id)
+    case ("request-errors", 3...):
+        guard let apiKey = Int16(words[1]) else { return nil }
+        let codes = words.dropFirst(2).compactMap { Int32($0) }.map { rd_kafka_resp_err_t(rawValue: $0) }
+        guard codes.count == words.count - 2 else { return nil }
+        codes.withUnsafeBufferPointer {
+            rd_kafka_mock_push_request_errors_array(cluster, apiKey, $0.count, $0.baseAddress)
+        }
+        return RD_KAFKA_RESP_ERR_NO_ERROR
     case ("topic", 3):
         guard let n = int(2) else { return nil }
         return rd_kafka_mock_topic_create(cluster, String(words[1]), n, 1)
@@ -86,7 +100,7 @@ while let line = readLine() {
     if words.isEmpty { continue }
     if words == ["quit"] { break }
     guard let err = run(words) else {
-        say("error: unknown command '\(line)' (broker-down ID | broker-up ID | rtt ID MS | leader T P ID | topic T N)")
+        say("error: unknown command '\(line)' (see KafkaMock --help)")
         continue
     }
     say(err == RD_KAFKA_RESP_ERR_NO_ERROR ? "ok" : "error: \(String(cString: rd_kafka_err2str(err)))")

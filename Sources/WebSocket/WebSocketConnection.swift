@@ -71,6 +71,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
     var phase: Phase
     var core: WebSocketStateMachine?
     let server: WebSocketServer?
+    let sharedDeflate: WebSocketSharedDeflate?
     let connectionConfiguration: WebSocketConnectionConfiguration
     var timer: TimerHandle?
     var timerDeadline: UInt64 = 0
@@ -81,6 +82,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
     init(accepted tcp: TCPConnection, server: WebSocketServer) {
         self.tcp = tcp
         self.server = server
+        self.sharedDeflate = server.sharedDeflate
         self.role = .server
         self.connectionConfiguration = server.configuration.connection
         self.phase = .serverHandshake(HTTPRequestParser(configuration: server.configuration.http))
@@ -92,10 +94,12 @@ public final class WebSocketConnection: TCPConnectionHandler {
     }
 
     /// Client side: wraps an outgoing connection.
-    init(connecting tcp: TCPConnection, handshake: WebSocketClientHandshake, configuration: WebSocketClientConfiguration,
-         handler: any WebSocketHandler) {
+    init(connecting tcp: TCPConnection, handshake: WebSocketClientHandshake,
+         configuration: WebSocketClientConfiguration,
+         sharedDeflate: WebSocketSharedDeflate?, handler: any WebSocketHandler) {
         self.tcp = tcp
         self.server = nil
+        self.sharedDeflate = sharedDeflate
         self.role = .client
         self.handler = handler
         self.connectionConfiguration = configuration.connection
@@ -124,9 +128,11 @@ public final class WebSocketConnection: TCPConnectionHandler {
     @discardableResult
     public func send(_ opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) -> WebSocketSendResult {
         guard core != nil else { return .dropped }
-        scratch.clear()
-        guard core!.writeMessage(opcode, payload: payload, into: &scratch) else { return .dropped }
-        return write(scratch)
+        // One exact-size allocation per message: the buffer is handed to the socket's queue, so a
+        // reused scratch buffer would be copied on the next write anyway.
+        var out = ByteBuffer(capacity: payload.count + WebSocketFrameEncoder.maxHeaderLength)
+        guard core!.writeMessage(opcode, payload: payload, into: &out) else { return .dropped }
+        return write(out)
     }
 
     /// Sends a message whose payload is the readable bytes of `payload`.
@@ -141,6 +147,16 @@ public final class WebSocketConnection: TCPConnectionHandler {
     public func send(prepared: WebSocketPreparedFrame) -> WebSocketSendResult {
         guard role == .server, let core, core.isOpen else { return .dropped }
         return write(prepared.frame(for: core.deflate))
+    }
+
+    /// Queues one ready, unmasked frame (e.g. a batch frame the fanout assembled from shared
+    /// encodings) without copying it. Server side only; dropped once the close handshake started,
+    /// so nothing follows our close frame (§5.5.1). Compressed frames (RSV1) are the caller's
+    /// responsibility: only valid when `deflate` allows them.
+    @discardableResult
+    public func send(frame: ByteBuffer) -> WebSocketSendResult {
+        guard role == .server, let core, core.isOpen else { return .dropped }
+        return write(frame)
     }
 
     /// Queues the same prepared frame on every connection: one retain per connection, no copies.
@@ -320,7 +336,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
         if let t = timer { tcp.loop.cancel(t) }
         timer = nil
         core = WebSocketStateMachine(role: role, configuration: connectionConfiguration, deflate: deflate,
-                                     now: tcp.loop.now)
+                                     sharedDeflate: sharedDeflate, now: tcp.loop.now)
         phase = .open
         armTimer()
     }

@@ -11,8 +11,9 @@ public struct WebSocketDeflateConfiguration: Sendable, Equatable {
     /// and one compressed frame can be shared by many connections (WebSocketPreparedFrame).
     /// Client: ask for it in the offer.
     public var serverNoContextTakeover: Bool
-    /// Server: answer with client_no_context_takeover (the client then resets its compressor).
-    /// Client: offer to compress without context.
+    /// Server: answer with client_no_context_takeover (the client then resets its compressor), so
+    /// one shared inflate stream per loop serves every connection instead of ~40 KiB each; client
+    /// messages here are small requests that gain little from context. Client: offer it.
     public var clientNoContextTakeover: Bool
     /// Largest window (9-15 bits) the server compresses with; a server answers with the smaller
     /// of this and the client's request. Client: requested when below 15.
@@ -27,7 +28,7 @@ public struct WebSocketDeflateConfiguration: Sendable, Equatable {
     public var minimumCompressSize: Int
 
     /// Creates a configuration; throws nothing but traps on out-of-range values at startup.
-    public init(serverNoContextTakeover: Bool = true, clientNoContextTakeover: Bool = false,
+    public init(serverNoContextTakeover: Bool = true, clientNoContextTakeover: Bool = true,
                 serverMaxWindowBits: Int = 15, clientMaxWindowBits: Int = 15, compressionLevel: Int = 6,
                 minimumCompressSize: Int = 64) {
         precondition((9...15).contains(serverMaxWindowBits), "serverMaxWindowBits must be 9...15")

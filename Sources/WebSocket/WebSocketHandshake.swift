@@ -97,9 +97,11 @@ public enum WebSocketServerHandshake {
     /// The GUID appended to the key (§1.3).
     public static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    /// Whether the request asks for a WebSocket upgrade at all (so other requests can go to the router).
+    /// Whether the request attempts a WebSocket upgrade (so other requests can go to the router):
+    /// any Upgrade, Sec-WebSocket-Key or Sec-WebSocket-Version header. A broken attempt (say, a
+    /// key without "Upgrade: websocket") then gets `validate`'s 400 with its reason, not a 404.
     public static func isUpgradeRequest(_ head: HTTPRequestHead) -> Bool {
-        head.value(of: "Upgrade", containsToken: "websocket")
+        head.contains("Upgrade") || head.contains("Sec-WebSocket-Key") || head.contains("Sec-WebSocket-Version")
     }
 
     /// All values of header `name`, in order (a header may repeat, RFC 9110 §5.3).
@@ -239,14 +241,18 @@ public struct WebSocketClientHandshake: Sendable {
         out.writeStaticString("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n")
         out.writeString("Sec-WebSocket-Key: \(key)\r\n")
         if let origin { out.writeString("Origin: \(origin)\r\n") }
-        if !subprotocols.isEmpty { out.writeString("Sec-WebSocket-Protocol: \(subprotocols.joined(separator: ", "))\r\n") }
+        if !subprotocols.isEmpty {
+            out.writeString("Sec-WebSocket-Protocol: \(subprotocols.joined(separator: ", "))\r\n")
+        }
         if let d = deflate { out.writeString("Sec-WebSocket-Extensions: \(WebSocketDeflateNegotiation.offer(d))\r\n") }
         out.writeStaticString("\r\n")
         return out
     }
 
     /// Checks the server's answer (§4.1, the client's numbered checks 1-6).
-    public func validate(_ response: WebSocketResponseHead) throws(WebSocketHandshakeError) -> WebSocketHandshakeResult {
+    public func validate(
+        _ response: WebSocketResponseHead
+    ) throws(WebSocketHandshakeError) -> WebSocketHandshakeResult {
         guard response.status == 101 else { throw .unexpectedStatus(response.status) }
         guard response.headers.containsToken("Upgrade", "websocket") else { throw .missingUpgrade }
         guard response.headers.containsToken("Connection", "upgrade") else { throw .missingConnectionUpgrade }

@@ -4,6 +4,22 @@
 //
 // Owns: wiring TCPListener/TCPConnection to WebSocketConnection. Everything per connection is in
 // WebSocketConnection.swift.
+//
+// Usage (one server per loop; closures run on that loop):
+//
+//     final class Echo: WebSocketHandler {
+//         func webSocketDidConnect(_ ws: WebSocketConnection, request: HTTPRequestHead?) {}
+//         func webSocket(_ ws: WebSocketConnection, didReceiveText text: ByteBuffer) { ws.send(.text, payload: text) }
+//         func webSocketDidClose(_ ws: WebSocketConnection, code: WebSocketCloseCode, reason: String) {}
+//     }
+//     let server = WebSocketServer(configuration: .init(handshake: .init(deflate: .init())),
+//                                  upgrade: { $0.pathEquals("/echo") ? Echo() : nil },
+//                                  route: { head, _ in head.pathEquals("/health")
+//                                      ? HTTPResponse(status: .ok, contentType: "text/plain", body: "ok\n") : nil })
+//     let listener = try server.listen(host: "127.0.0.1", port: 8080, on: loop)   // on the loop's thread
+//     // Fanout: encode once, share everywhere (compressed where the client agreed to no context).
+//     let frame = WebSocketPreparedFrame(text: json, compressor: server.sharedDeflate.compressor())
+//     WebSocketConnection.broadcast(frame, to: subscribers)
 public import Wire
 public import Logging
 
@@ -56,6 +72,9 @@ public final class WebSocketServer {
     public let upgrade: (HTTPRequestHead) -> (any WebSocketHandler)?
     /// Called for every request that is not an upgrade (e.g. /health, /metrics); nil answers 404.
     public let route: ((HTTPRequestHead, ByteBuffer) -> HTTPResponse?)?
+    /// This loop's zlib streams for no-context-takeover directions, shared by all its connections;
+    /// build prepared frames with `sharedDeflate.compressor()`.
+    public let sharedDeflate: WebSocketSharedDeflate
 
     /// Creates a server.
     /// - Parameters:
@@ -68,6 +87,7 @@ public final class WebSocketServer {
         self.logger = logger
         self.upgrade = upgrade
         self.route = route
+        self.sharedDeflate = WebSocketSharedDeflate(level: configuration.handshake.deflate?.compressionLevel ?? 6)
     }
 
     /// Listens on `host:port` (0 picks a port) on `loop`. Call on the loop's thread.
@@ -119,15 +139,19 @@ public enum WebSocketClient {
     /// Connects to `ws://host:port/target` on `loop` (call on the loop's thread). The handler hears
     /// `webSocketDidConnect` after a valid 101, or `webSocketDidClose` (1006) if anything fails.
     /// - Throws: `IOError` when the socket cannot be created or the address does not resolve.
+    /// - Parameter sharedDeflate: zlib streams shared by this loop's clients (load harness: many
+    ///   clients on one loop); nil gives each connection its own when first needed.
     public static func connect(host: String, port: Int, target: String = "/", on loop: EventLoop,
                                configuration: WebSocketClientConfiguration = .init(),
+                               sharedDeflate: WebSocketSharedDeflate? = nil,
                                handler: any WebSocketHandler) throws(IOError) -> WebSocketConnection {
         let hs = WebSocketClientHandshake(host: port == 80 ? host : "\(host):\(port)", target: target,
                                           origin: configuration.origin, subprotocols: configuration.subprotocols,
                                           deflate: configuration.deflate)
         let placeholder = PlaceholderHandler()
         let tcp = try TCPConnection.connect(host: host, port: port, on: loop, handler: placeholder)
-        return WebSocketConnection(connecting: tcp, handshake: hs, configuration: configuration, handler: handler)
+        return WebSocketConnection(connecting: tcp, handshake: hs, configuration: configuration,
+                                   sharedDeflate: sharedDeflate, handler: handler)
     }
 }
 

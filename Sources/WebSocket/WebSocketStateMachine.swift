@@ -98,6 +98,7 @@ public struct WebSocketStateMachine {
     var pingSentAt: UInt64?
     var compressor: WebSocketDeflateCompressor?
     var decompressor: WebSocketDeflateDecompressor?
+    let sharedDeflate: WebSocketSharedDeflate?
     /// Scratch for compressed outbound payloads, reused.
     var compressScratch = ByteBuffer(capacity: 0)
     var keys = WebSocketMaskingKeyGenerator()
@@ -107,8 +108,11 @@ public struct WebSocketStateMachine {
     static let retainedBufferCapacity = 64 * 1024
 
     /// Creates the core of a connection whose handshake completed at `now`.
+    /// - Parameter sharedDeflate: the loop's zlib streams for directions without context takeover
+    ///   (nil: each connection makes its own when first needed).
     public init(role: WebSocketFrameDecoder.Role, configuration: WebSocketConnectionConfiguration = .init(),
-                deflate: WebSocketDeflateParameters? = nil, now: UInt64) {
+                deflate: WebSocketDeflateParameters? = nil, sharedDeflate: WebSocketSharedDeflate? = nil,
+                now: UInt64) {
         self.role = role
         self.configuration = configuration
         self.deflate = deflate
@@ -116,20 +120,32 @@ public struct WebSocketStateMachine {
             role: role,
             configuration: .init(maxFrameSize: configuration.maxFrameSize, allowsRSV1: deflate != nil))
         self.lastReceiveAt = now
-        if let d = deflate {
-            // Each side compresses with its own window and context rule, and inflates the other's.
-            switch role {
-            case .server:
-                compressor = WebSocketDeflateCompressor(windowBits: d.serverMaxWindowBits, level: d.compressionLevel,
-                                                        noContextTakeover: d.serverNoContextTakeover)
-                decompressor = WebSocketDeflateDecompressor(noContextTakeover: d.clientNoContextTakeover)
-            case .client:
-                compressor = WebSocketDeflateCompressor(windowBits: max(9, d.clientMaxWindowBits),
-                                                        level: d.compressionLevel,
-                                                        noContextTakeover: d.clientNoContextTakeover)
-                decompressor = WebSocketDeflateDecompressor(noContextTakeover: d.serverNoContextTakeover)
-            }
-        }
+        self.sharedDeflate = sharedDeflate
+    }
+
+    /// This side's compressor, created on first use: a fanout connection that only receives
+    /// shared prepared frames never pays for one (~256 KiB of zlib state at 15 bits). When this
+    /// direction has no context takeover, the loop's shared stream serves every connection.
+    mutating func makeCompressor(_ d: WebSocketDeflateParameters) -> WebSocketDeflateCompressor {
+        if let c = compressor { return c }
+        let bits = role == .server ? d.serverMaxWindowBits : max(9, d.clientMaxWindowBits)
+        let noContext = role == .server ? d.serverNoContextTakeover : d.clientNoContextTakeover
+        let c = noContext && sharedDeflate != nil
+            ? sharedDeflate!.compressor(windowBits: bits)
+            : WebSocketDeflateCompressor(windowBits: bits, level: d.compressionLevel, noContextTakeover: noContext)
+        compressor = c
+        return c
+    }
+
+    /// The peer's decompressor, created on the first compressed message (~40 KiB of zlib state);
+    /// shared per loop when the peer compresses without context.
+    mutating func makeDecompressor(_ d: WebSocketDeflateParameters) -> WebSocketDeflateDecompressor {
+        if let c = decompressor { return c }
+        let noContext = role == .server ? d.clientNoContextTakeover : d.serverNoContextTakeover
+        let c = noContext && sharedDeflate != nil
+            ? sharedDeflate!.decompressor : WebSocketDeflateDecompressor(noContextTakeover: noContext)
+        decompressor = c
+        return c
     }
 
     /// Whether application messages may still be sent.
@@ -238,7 +254,8 @@ public struct WebSocketStateMachine {
         }
         var out = message
         if messageCompressed {
-            guard let d = decompressor else { throw .reservedBitsSet }
+            guard let params = deflate else { throw .reservedBitsSet }
+            let d = makeDecompressor(params)
             if inflated.capacity > Self.retainedBufferCapacity { inflated = ByteBuffer(capacity: 0) }
             inflated.clear()
             try message.withUnsafeReadableBytes { (bytes) throws(WebSocketProtocolError) in
@@ -349,9 +366,12 @@ public struct WebSocketStateMachine {
     }
 
     /// Starts the close handshake (§7.1.2). Returns the close frame to send, or nil when closing already.
+    /// A code that may not be sent (1005, 1006, 1015, ...; see `isValidOnWire`) becomes 1000, since
+    /// peers fail the connection on it (§7.4.1).
     public mutating func close(code: WebSocketCloseCode = .normal, reason: String = "",
                                now: UInt64) -> WebSocketAction? {
         guard state == .open else { return nil }
+        let code = code.isValidOnWire ? code : .normal
         state = .closeSent(at: now)
         closeCode = code
         return .sendClose(code, reason: reason, closeTransport: false)
@@ -375,7 +395,8 @@ public struct WebSocketStateMachine {
                                       into out: inout ByteBuffer) -> Bool {
         guard state == .open else { return false }
         let key: WebSocketMaskingKey? = role == .client ? keys.next() : nil
-        if let c = compressor, let d = deflate, payload.count >= d.minimumCompressSize {
+        if let d = deflate, payload.count >= d.minimumCompressSize {
+            let c = makeCompressor(d)
             compressScratch.clear()
             c.compress(payload, into: &compressScratch)
             compressScratch.withUnsafeReadableBytes {

@@ -84,18 +84,25 @@ public enum ConfigCommandLine {
             if name == "--set" {
                 let assignment = try takeValue("--set", inline: inline)
                 guard let e = assignment.firstIndex(of: "="), e != assignment.startIndex else {
-                    throw ConfigError(.badArgument, origin: "--set", "expected section.key=value, found '\(assignment)'")
+                    throw ConfigError(
+                        .badArgument, origin: "--set", "expected section.key=value, found '\(assignment)'")
                 }
                 let key = String(assignment[..<e])
-                overrides.append(ConfigOverride(key: key, text: String(assignment[assignment.index(after: e)...]),
-                                                origin: "--set \(key)"))
+                overrides.append(
+                    ConfigOverride(
+                        key: key, text: String(assignment[assignment.index(after: e)...]),
+                        origin: "--set \(key)"))
             } else if let flag = flags.first(where: { $0.flag == name }) {
                 if let implied = flag.impliedValue {
-                    overrides.append(ConfigOverride(key: flag.key, text: inline.map(String.init) ?? implied,
-                                                    origin: flag.flag))
+                    overrides.append(
+                        ConfigOverride(
+                            key: flag.key, text: inline.map(String.init) ?? implied,
+                            origin: flag.flag))
                 } else {
-                    overrides.append(ConfigOverride(key: flag.key, text: try takeValue(flag.flag, inline: inline),
-                                                    origin: flag.flag))
+                    overrides.append(
+                        ConfigOverride(
+                            key: flag.key, text: try takeValue(flag.flag, inline: inline),
+                            origin: flag.flag))
                 }
             } else {
                 remaining.append(arg)
@@ -109,7 +116,8 @@ public enum ConfigCommandLine {
 /// The platform's resolved configuration: every schema key has a value.
 ///
 /// ```swift
-/// let (overrides, rest) = try ConfigCommandLine.extractOverrides(from: args, flags: [.init("--listen", key: "fanout.listen")])
+/// let flags = [ConfigFlag("--listen", key: "fanout.listen")]
+/// let (overrides, rest) = try ConfigCommandLine.extractOverrides(from: args, flags: flags)
 /// let config = try ConfigFile.load(path: "broker.toml", schema: schema,
 ///                                  environment: ConfigFile.processEnvironment(), overrides: overrides)
 /// let port = config.int("fanout.max_connections")
@@ -136,9 +144,10 @@ public struct ConfigFile: Sendable {
         overrides: [ConfigOverride] = []
     ) throws(ConfigError) -> ConfigFile {
         let text = try path.map { (p: String) throws(ConfigError) -> String in try readFile(p) } ?? ""
-        return try ConfigFile(text: text, name: path ?? "<defaults>", schema: schema, environment: environment,
-                              environmentPrefix: environmentPrefix, ignoredEnvironment: ignoredEnvironment,
-                              overrides: overrides)
+        return try ConfigFile(
+            text: text, name: path ?? "<defaults>", schema: schema, environment: environment,
+            environmentPrefix: environmentPrefix, ignoredEnvironment: ignoredEnvironment,
+            overrides: overrides)
     }
 
     /// Resolves config text (see `load`); `name` is used in error origins.
@@ -186,8 +195,10 @@ public struct ConfigFile: Sendable {
             guard let key = schema.key(o.key) else {
                 throw ConfigError(.unknownKey, origin: o.origin, "unknown key '\(o.key)'")
             }
-            values[key.name] = (try ConfigFile.parseOverride(o.text, key: key, origin: o.origin),
-                                .commandLine(o.origin))
+            values[key.name] = (
+                try ConfigFile.parseOverride(o.text, key: key, origin: o.origin),
+                .commandLine(o.origin)
+            )
         }
     }
 
@@ -295,8 +306,11 @@ public struct ConfigFile: Sendable {
         }
         guard let v else {
             var found = raw.phrase
-            if case .array(let a) = raw, let first = a.first { found = "an array of \(first.phrase.split(separator: " ")[1])s" }
-            throw ConfigError(.typeMismatch, origin: origin, "key '\(key.name)' expects \(key.type.phrase), found \(found)")
+            if case .array(let a) = raw, let first = a.first {
+                found = "an array of \(first.phrase.split(separator: " ")[1])s"
+            }
+            throw ConfigError(
+                .typeMismatch, origin: origin, "key '\(key.name)' expects \(key.type.phrase), found \(found)")
         }
         if let complaint = key.validate(v) {
             throw ConfigError(.invalidValue, origin: origin, "key '\(key.name)' \(complaint)")
@@ -313,8 +327,10 @@ public struct ConfigFile: Sendable {
                 return try p.parseStandaloneValue()
             } catch {
                 // The parser's line-numbered origin means nothing for a one-line override.
-                throw ConfigError(.typeMismatch, origin: origin, "key '\(key.name)' expects \(key.type.phrase), "
-                                  + "found '\(t)' (\(error.message))")
+                throw ConfigError(
+                    .typeMismatch, origin: origin,
+                    "key '\(key.name)' expects \(key.type.phrase), "
+                        + "found '\(t)' (\(error.message))")
             }
         }
         let trimmed = text.trimmingSpaces
@@ -369,12 +385,16 @@ public struct ConfigFile: Sendable {
             var failure: CInt = 0
             let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 4096) { dst -> Int in
                 let r = read(fd, dst.baseAddress, dst.count)
-                if r < 0 { failure = errno; return 0 }
+                if r < 0 {
+                    failure = errno
+                    return 0
+                }
                 return r
             }
             if failure == EINTR { continue }
             if failure != 0 {
-                throw ConfigError(.unreadable(failure), origin: path, "cannot read: \(String(cString: strerror(failure)))")
+                throw ConfigError(
+                    .unreadable(failure), origin: path, "cannot read: \(String(cString: strerror(failure)))")
             }
             if n == 0 { break }
         }
@@ -387,7 +407,7 @@ extension String {
     fileprivate var trimmingSpaces: String {
         let u = utf8
         guard let s = u.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
-              let e = u.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
+            let e = u.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
         else { return "" }
         return String(self[s...e])
     }

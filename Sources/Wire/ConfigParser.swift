@@ -82,8 +82,16 @@ struct ConfigParser {
 
     /// Consumes one newline (`\n` or `\r\n`) and counts it. Returns false when none is there.
     private mutating func consumeNewline() -> Bool {
-        if current == 0x0D, peek(1) == 0x0A { i += 2; line += 1; return true }
-        if current == 0x0A { i += 1; line += 1; return true }
+        if current == 0x0D, peek(1) == 0x0A {
+            i += 2
+            line += 1
+            return true
+        }
+        if current == 0x0A {
+            i += 1
+            line += 1
+            return true
+        }
         return false
     }
 
@@ -208,7 +216,10 @@ struct ConfigParser {
             guard let b = current, b != 0x0A, b != 0x0D else { throw fail("unterminated string") }
             i += 1
             if b == UInt8(ascii: "\"") { break }
-            if b != UInt8(ascii: "\\") { out.append(b); continue }
+            if b != UInt8(ascii: "\\") {
+                out.append(b)
+                continue
+            }
             guard let e = current else { throw fail("unterminated string") }
             i += 1
             switch e {
@@ -222,8 +233,8 @@ struct ConfigParser {
             case UInt8(ascii: "u"), UInt8(ascii: "U"):
                 let n = e == UInt8(ascii: "u") ? 4 : 8
                 guard i + n <= bytes.count,
-                      let v = UInt32(String(decoding: bytes[i..<i + n], as: UTF8.self), radix: 16),
-                      let scalar = Unicode.Scalar(v)
+                    let v = UInt32(String(decoding: bytes[i..<i + n], as: UTF8.self), radix: 16),
+                    let scalar = Unicode.Scalar(v)
                 else { throw fail("invalid unicode escape in string") }
                 i += n
                 out.append(contentsOf: Array(String(Character(scalar)).utf8))
@@ -252,7 +263,10 @@ struct ConfigParser {
         while true {
             skipBlank()
             guard let b = current else { throw fail("unterminated array") }
-            if b == UInt8(ascii: "]") { i += 1; break }
+            if b == UInt8(ascii: "]") {
+                i += 1
+                break
+            }
             if b == UInt8(ascii: "[") { throw fail("nested arrays are not supported") }
             let v = try parseValue()
             if let first = elements.first, first.phrase != v.phrase {
@@ -260,8 +274,14 @@ struct ConfigParser {
             }
             elements.append(v)
             skipBlank()
-            if current == UInt8(ascii: ",") { i += 1; continue }
-            if current == UInt8(ascii: "]") { i += 1; break }
+            if current == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if current == UInt8(ascii: "]") {
+                i += 1
+                break
+            }
             throw fail(current.map { "expected ',' or ']' in array, found \(describe($0))" } ?? "unterminated array")
         }
         return .array(elements)
@@ -270,8 +290,9 @@ struct ConfigParser {
     /// true/false, integers and floats: a run of word characters, then classified.
     private mutating func parseScalarWord() throws(ConfigError) -> ConfigRawValue {
         let start = i
-        while let b = current, ConfigKey.isBareKeyByte(b) || b == UInt8(ascii: "+") || b == UInt8(ascii: ".")
-            || b == UInt8(ascii: ":")
+        while let b = current,
+            ConfigKey.isBareKeyByte(b) || b == UInt8(ascii: "+") || b == UInt8(ascii: ".")
+                || b == UInt8(ascii: ":")
         {
             i += 1
         }
@@ -309,7 +330,8 @@ struct ConfigParser {
         func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
         var body = u[...]
         if let f = body.first, f == UInt8(ascii: "+") || f == UInt8(ascii: "-") { body = body.dropFirst() }
-        let looksFloat = body.contains(UInt8(ascii: ".")) || body.contains(UInt8(ascii: "e"))
+        let looksFloat =
+            body.contains(UInt8(ascii: ".")) || body.contains(UInt8(ascii: "e"))
             || body.contains(UInt8(ascii: "E"))
         if !looksFloat {
             guard digitsWithUnderscores(body), !(body.count > 1 && body.first == UInt8(ascii: "0")) else {
@@ -333,7 +355,8 @@ struct ConfigParser {
             intPart = mantissa[..<dot]
             fracPart = mantissa[(dot + 1)...]
         }
-        let ok = digitsWithUnderscores(intPart) && !(intPart.count > 1 && intPart.first == UInt8(ascii: "0"))
+        let ok =
+            digitsWithUnderscores(intPart) && !(intPart.count > 1 && intPart.first == UInt8(ascii: "0"))
             && (fracPart.map(digitsWithUnderscores) ?? true) && (exponent.map(digitsWithUnderscores) ?? true)
         guard ok, let d = Double(word.filter { $0 != "_" }), d.isFinite else {
             throw fail("invalid number '\(word)'", .syntax)

@@ -187,16 +187,21 @@ public struct ConfigKey: Sendable {
     public func validate(_ value: ConfigValue) -> String? {
         switch value {
         case .integer(let i):
-            if let b = integerBounds, !b.contains(i) { return "value \(i) is out of range \(b.lowerBound)...\(b.upperBound)" }
+            if let b = integerBounds, !b.contains(i) {
+                return "value \(i) is out of range \(b.lowerBound)...\(b.upperBound)"
+            }
         case .integers(let a):
             if let b = integerBounds, let bad = a.first(where: { !b.contains($0) }) {
                 return "element \(bad) is out of range \(b.lowerBound)...\(b.upperBound)"
             }
         case .float(let d):
-            if let b = floatBounds, !b.contains(d) { return "value \(d) is out of range \(b.lowerBound)...\(b.upperBound)" }
+            if let b = floatBounds, !b.contains(d) {
+                return "value \(d) is out of range \(b.lowerBound)...\(b.upperBound)"
+            }
         case .string(let s):
             if let allowed, !allowed.contains(s) {
-                return "value \(ConfigValue.quote(s)) is not one of \(allowed.map(ConfigValue.quote).joined(separator: ", "))"
+                let list = allowed.map(ConfigValue.quote).joined(separator: ", ")
+                return "value \(ConfigValue.quote(s)) is not one of \(list)"
             }
         case .strings(let a):
             if let allowed, let bad = a.first(where: { !allowed.contains($0) }) {
@@ -243,8 +248,9 @@ public struct ConfigSchema: Sendable {
     public mutating func add(_ more: [ConfigKey]) {
         for k in more {
             precondition(index[k.name] == nil, "config key \(k.name) declared twice")
-            precondition(!keys.contains { $0.name.hasPrefix(k.name + ".") || k.name.hasPrefix($0.name + ".") },
-                         "config key \(k.name) collides with a table of the same name")
+            precondition(
+                !keys.contains { $0.name.hasPrefix(k.name + ".") || k.name.hasPrefix($0.name + ".") },
+                "config key \(k.name) collides with a table of the same name")
             index[k.name] = keys.count
             keys.append(k)
         }
@@ -296,7 +302,10 @@ public struct ConfigSchema: Sendable {
                 out += line.isEmpty ? "#\n" : "# \(line)\n"
             }
         }
-        if !header.isEmpty { comment(header); out += "\n" }
+        if !header.isEmpty {
+            comment(header)
+            out += "\n"
+        }
         for table in tablesInOrder {
             if !table.isEmpty {
                 if let doc = tableDocs[table] { comment(doc) }
@@ -310,7 +319,9 @@ public struct ConfigSchema: Sendable {
                 if let b = k.floatBounds { facts += ", range \(b.lowerBound)...\(b.upperBound)" }
                 if let a = k.allowed { facts += ", one of " + a.map(ConfigValue.quote).joined(separator: ", ") }
                 facts += "."
-                if let p = environmentPrefix { facts += " Env: \(ConfigSchema.environmentName(for: k.name, prefix: p))." }
+                if let p = environmentPrefix {
+                    facts += " Env: \(ConfigSchema.environmentName(for: k.name, prefix: p))."
+                }
                 comment(facts)
                 out += (commentedOut ? "# " : "") + "\(k.leaf) = \(k.defaultValue.tomlText)\n"
             }

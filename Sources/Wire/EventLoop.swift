@@ -122,6 +122,7 @@ public final class EventLoop: @unchecked Sendable {
     let iovecs: UnsafeMutablePointer<iovec>
     let iovMax = Int(CEpoll_IOV_MAX)
 
+    private var lastWakeup: UInt64 = CEpoll_monotonic_ns()
     /// Monotonic time in nanoseconds, taken once per iteration after the wait.
     public private(set) var now: UInt64
     /// Statistics about this loop, touched only on its thread.
@@ -296,8 +297,17 @@ public final class EventLoop: @unchecked Sendable {
             _ = CEpoll_timerfd_arm(timerFD, d)
             armedDeadline = d
         }
+        // Busy time runs from the end of the previous wait to the start of this one, so the
+        // drain hooks and the flush (where fanout spends its time) count.
+        let busy = CEpoll_monotonic_ns() &- lastWakeup
+        stats.busyNanos &+= busy
+        let us = max(1, busy / 1000)
+        let bucket = min(23, 64 - us.leadingZeroBitCount)
+        stats.iterationMicrosLog2[bucket] &+= 1
+        onIteration?(busy)
         let n = blockingWaitForEvents(timeoutMillis: mustNotSleep ? 0 : (idleWatched.isEmpty ? -1 : 1000))
         let start = CEpoll_monotonic_ns()
+        lastWakeup = start
         now = start
         stats.iterations &+= 1
 
@@ -336,13 +346,6 @@ public final class EventLoop: @unchecked Sendable {
             nextIdleSweep = now + 1_000_000_000
         }
         freeClosed()
-
-        let busy = CEpoll_monotonic_ns() - start
-        stats.busyNanos &+= busy
-        let us = max(1, busy / 1000)
-        let bucket = min(23, 64 - us.leadingZeroBitCount)
-        stats.iterationMicrosLog2[bucket] &+= 1
-        onIteration?(busy)
     }
 
     /// The only place the loop sleeps; named and kept out of line so profiles show idle time.

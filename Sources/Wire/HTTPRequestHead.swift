@@ -58,8 +58,10 @@ public struct HTTPRequestHead: Sendable {
     let targetEnd: Int
     let fields: [HTTPFieldRange]
 
-    init(method: HTTPMethod, version: HTTPVersion, keepAlive: Bool, contentLength: Int, storage: ByteBuffer,
-         targetStart: Int, pathStart: Int, pathEnd: Int, targetEnd: Int, fields: [HTTPFieldRange]) {
+    init(
+        method: HTTPMethod, version: HTTPVersion, keepAlive: Bool, contentLength: Int, storage: ByteBuffer,
+        targetStart: Int, pathStart: Int, pathEnd: Int, targetEnd: Int, fields: [HTTPFieldRange]
+    ) {
         self.method = method
         self.version = version
         self.keepAlive = keepAlive
@@ -73,7 +75,9 @@ public struct HTTPRequestHead: Sendable {
     }
 
     private func string(_ start: Int, _ end: Int) -> String {
-        storage.withUnsafeReadableBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[start..<end]), as: UTF8.self) }
+        storage.withUnsafeReadableBytes {
+            String(decoding: UnsafeRawBufferPointer(rebasing: $0[start..<end]), as: UTF8.self)
+        }
     }
 
     private func bytesEqual(_ start: Int, _ end: Int, _ other: String, ignoringCase: Bool) -> Bool {
@@ -129,7 +133,8 @@ public struct HTTPRequestHead: Sendable {
         for pair in q.split(separator: "&", omittingEmptySubsequences: true) {
             let eq = pair.firstIndex(of: "=") ?? pair.endIndex
             guard HTTPPercentDecoding.decode(pair[..<eq], plusAsSpace: true) == name else { continue }
-            return HTTPPercentDecoding.decode(eq == pair.endIndex ? "" : pair[pair.index(after: eq)...], plusAsSpace: true)
+            return HTTPPercentDecoding.decode(
+                eq == pair.endIndex ? "" : pair[pair.index(after: eq)...], plusAsSpace: true)
         }
         return nil
     }
@@ -187,7 +192,10 @@ public struct HTTPRequestHead: Sendable {
                     while e > i, b[e - 1] == 0x20 || b[e - 1] == 0x09 { e -= 1 }
                     if e - i == t.count {
                         var same = true
-                        for k in 0..<t.count where lower(b[i + k]) != lower(t[k]) { same = false; break }
+                        for k in 0..<t.count where lower(b[i + k]) != lower(t[k]) {
+                            same = false
+                            break
+                        }
                         if same { return true }
                     }
                     i = j

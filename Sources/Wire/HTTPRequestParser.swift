@@ -28,8 +28,10 @@ public struct HTTPParserConfiguration: Sendable, Equatable {
     public var maxBodyBytes: Int
 
     /// Creates limits; each must be within its bound (a programming error otherwise).
-    public init(maxRequestLineBytes: Int = 8192, maxHeadBytes: Int = 16384, maxHeaderCount: Int = 64,
-                maxBodyBytes: Int = 1 << 20) {
+    public init(
+        maxRequestLineBytes: Int = 8192, maxHeadBytes: Int = 16384, maxHeaderCount: Int = 64,
+        maxBodyBytes: Int = 1 << 20
+    ) {
         precondition((64...65536).contains(maxRequestLineBytes), "maxRequestLineBytes out of 64...65536")
         // Int32 header ranges in HTTPFieldRange; 1 MiB is far beyond any sane head anyway.
         precondition((256...(1 << 20)).contains(maxHeadBytes), "maxHeadBytes out of 256...1048576")
@@ -45,23 +47,28 @@ public struct HTTPParserConfiguration: Sendable, Equatable {
     public static func configKeys(table: String) -> [ConfigKey] {
         let d = HTTPParserConfiguration()
         return [
-            .integer("\(table).max_request_line_bytes", default: d.maxRequestLineBytes, bounds: 64...65536,
-                     doc: "Longest HTTP request line; longer requests get 414."),
-            .integer("\(table).max_head_bytes", default: d.maxHeadBytes, bounds: 256...(1 << 20),
-                     doc: "Longest HTTP request head (request line and headers); longer heads get 431."),
-            .integer("\(table).max_header_count", default: d.maxHeaderCount, bounds: 1...1024,
-                     doc: "Most HTTP header fields per request; more get 431."),
-            .integer("\(table).max_body_bytes", default: d.maxBodyBytes, bounds: 0...(1 << 30),
-                     doc: "Largest HTTP request body (Content-Length); larger get 413."),
+            .integer(
+                "\(table).max_request_line_bytes", default: d.maxRequestLineBytes, bounds: 64...65536,
+                doc: "Longest HTTP request line; longer requests get 414."),
+            .integer(
+                "\(table).max_head_bytes", default: d.maxHeadBytes, bounds: 256...(1 << 20),
+                doc: "Longest HTTP request head (request line and headers); longer heads get 431."),
+            .integer(
+                "\(table).max_header_count", default: d.maxHeaderCount, bounds: 1...1024,
+                doc: "Most HTTP header fields per request; more get 431."),
+            .integer(
+                "\(table).max_body_bytes", default: d.maxBodyBytes, bounds: 0...(1 << 30),
+                doc: "Largest HTTP request body (Content-Length); larger get 413."),
         ]
     }
 
     /// Reads the limits declared by `configKeys(table:)`.
     public init(config: ConfigFile, table: String) {
-        self.init(maxRequestLineBytes: config.int("\(table).max_request_line_bytes"),
-                  maxHeadBytes: config.int("\(table).max_head_bytes"),
-                  maxHeaderCount: config.int("\(table).max_header_count"),
-                  maxBodyBytes: config.int("\(table).max_body_bytes"))
+        self.init(
+            maxRequestLineBytes: config.int("\(table).max_request_line_bytes"),
+            maxHeadBytes: config.int("\(table).max_head_bytes"),
+            maxHeaderCount: config.int("\(table).max_header_count"),
+            maxBodyBytes: config.int("\(table).max_body_bytes"))
     }
 }
 
@@ -217,8 +224,9 @@ public struct HTTPRequestParser: Sendable {
         switch c {
         case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
         case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-             UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-             UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
+            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+            UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            true
         default: false
         }
     }
@@ -230,8 +238,10 @@ public struct HTTPRequestParser: Sendable {
         return true
     }
 
-    fileprivate static func matchesIgnoringCase(_ b: UnsafeRawBufferPointer, _ start: Int, _ end: Int,
-                                            _ word: StaticString) -> Bool {
+    fileprivate static func matchesIgnoringCase(
+        _ b: UnsafeRawBufferPointer, _ start: Int, _ end: Int,
+        _ word: StaticString
+    ) -> Bool {
         guard end - start == word.utf8CodeUnitCount else { return false }
         let w = UnsafeRawBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
         for k in 0..<w.count where HTTPRequestHead.lower(b[start + k]) != w[k] { return false }
@@ -286,8 +296,8 @@ public struct HTTPRequestParser: Sendable {
         while b[lineEnd] != 0x0D { lineEnd += 1 }
         guard b[lineEnd + 1] == 0x0A else { throw .invalidRequestLine }
         guard lineEnd - versionStart == 8, HTTPRequestParser.matches(b, versionStart, versionStart + 5, "HTTP/"),
-              b[versionStart + 6] == UInt8(ascii: "."),
-              (0x30...0x39).contains(b[versionStart + 5]), (0x30...0x39).contains(b[versionStart + 7])
+            b[versionStart + 6] == UInt8(ascii: "."),
+            (0x30...0x39).contains(b[versionStart + 5]), (0x30...0x39).contains(b[versionStart + 7])
         else { throw .invalidRequestLine }
         let version: HTTPVersion
         switch (b[versionStart + 5], b[versionStart + 7]) {
@@ -339,8 +349,10 @@ public struct HTTPRequestParser: Sendable {
             while valueEnd > valueStart, b[valueEnd - 1] == 0x20 || b[valueEnd - 1] == 0x09 { valueEnd -= 1 }
             i += 2
             guard fields.count < configuration.maxHeaderCount else { throw .headersTooLarge }
-            fields.append(HTTPFieldRange(nameStart: Int32(nameStart), nameEnd: Int32(nameEnd),
-                                         valueStart: Int32(valueStart), valueEnd: Int32(valueEnd)))
+            fields.append(
+                HTTPFieldRange(
+                    nameStart: Int32(nameStart), nameEnd: Int32(nameEnd),
+                    valueStart: Int32(valueStart), valueEnd: Int32(valueEnd)))
 
             switch HTTPRequestParser.classify(b, nameStart, nameEnd) {
             case .contentLength:
@@ -367,12 +379,14 @@ public struct HTTPRequestParser: Sendable {
         if version == .http1_1 && !sawHost { throw .missingHost }
         let length = contentLength ?? 0
         if length > configuration.maxBodyBytes { throw .bodyTooLarge }
-        continueRequested = expectContinue && version == .http1_1 && length > 0
+        continueRequested =
+            expectContinue && version == .http1_1 && length > 0
             && b.count < headEnd + length
         let keepAlive = version == .http1_1 ? !connectionClose : (connectionKeepAlive && !connectionClose)
-        return Pending(headEnd: headEnd, method: method, version: version, keepAlive: keepAlive,
-                       contentLength: length, targetStart: targetStart, pathStart: pathStart, pathEnd: pathEnd,
-                       targetEnd: targetEnd)
+        return Pending(
+            headEnd: headEnd, method: method, version: version, keepAlive: keepAlive,
+            contentLength: length, targetStart: targetStart, pathStart: pathStart, pathEnd: pathEnd,
+            targetEnd: targetEnd)
     }
 
     /// 1*DIGIT (section 6.3 / RFC 9110 section 8.6), capped to avoid overflow.

@@ -64,7 +64,9 @@ public struct HTTPResponse: Sendable {
     public static let continueLine: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
 
     /// Creates a response.
-    public init(status: HTTPStatus, headers: [(name: String, value: String)] = [], body: ByteBuffer = ByteBuffer(capacity: 0)) {
+    public init(
+        status: HTTPStatus, headers: [(name: String, value: String)] = [], body: ByteBuffer = ByteBuffer(capacity: 0)
+    ) {
         self.status = status
         self.headers = headers
         self.body = body
@@ -84,8 +86,10 @@ public struct HTTPResponse: Sendable {
     ///   - headRequest: for HEAD the body is left out but its Content-Length kept (RFC 9110 section 9.3.2).
     ///   - date: an IMF-fixdate for the Date header (RFC 9110 section 6.6.1), e.g. `HTTPDate.format(...)`
     ///     cached once per second by the caller; nil omits it.
-    public func write(into buffer: inout ByteBuffer, keepAlive: Bool = true, headRequest: Bool = false,
-                      date: String? = nil) {
+    public func write(
+        into buffer: inout ByteBuffer, keepAlive: Bool = true, headRequest: Bool = false,
+        date: String? = nil
+    ) {
         HTTPResponse.writeHead(status: status, into: &buffer)
         for (name, value) in headers {
             HTTPResponse.writeHeader(name, value, into: &buffer)
@@ -114,8 +118,9 @@ public struct HTTPResponse: Sendable {
 
     /// Writes one header line; CR or LF in either part would split the response (a programming error).
     public static func writeHeader(_ name: String, _ value: String, into buffer: inout ByteBuffer) {
-        precondition(!name.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x3A || $0 == 0x20 },
-                     "invalid header name")
+        precondition(
+            !name.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x3A || $0 == 0x20 },
+            "invalid header name")
         precondition(!value.utf8.contains { $0 == 0x0D || $0 == 0x0A }, "header value contains CR or LF")
         buffer.writeString(name)
         buffer.writeStaticString(": ")

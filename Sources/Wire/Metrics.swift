@@ -173,8 +173,19 @@ public final class MetricsRegistry: Sendable {
     ///   - help: one-line description for `# HELP`.
     ///   - labels: label pairs fixed for this series (`[("code", "200")]`).
     public func counter(_ name: String, help: String, labels: [(String, String)] = []) -> MetricsCounter {
-        MetricsCounter(slot: register(name, help: help, kind: .counter, labels: labels, bounds: [], scale: 1,
-                                      read: nil))
+        MetricsCounter(
+            slot: register(
+                name, help: help, kind: .counter, labels: labels, bounds: [], scale: 1,
+                read: nil))
+    }
+
+    /// Registers a counter read at scrape time from a monotonic source owned elsewhere (CPU seconds).
+    /// `read` runs on the scraping thread and must be thread-safe.
+    public func counter(
+        _ name: String, help: String, labels: [(String, String)] = [],
+        read: @escaping @Sendable () -> Double
+    ) {
+        _ = register(name, help: help, kind: .counter, labels: labels, bounds: [], scale: 1, read: read)
     }
 
     /// Registers (or finds) a gauge series whose value is the sum of the shards' contributions.
@@ -184,8 +195,10 @@ public final class MetricsRegistry: Sendable {
 
     /// Registers a gauge computed at scrape time (RSS, queue depth owned elsewhere). `read` runs on
     /// the scraping thread and must be thread-safe.
-    public func gauge(_ name: String, help: String, labels: [(String, String)] = [],
-                      read: @escaping @Sendable () -> Double) {
+    public func gauge(
+        _ name: String, help: String, labels: [(String, String)] = [],
+        read: @escaping @Sendable () -> Double
+    ) {
         _ = register(name, help: help, kind: .gauge, labels: labels, bounds: [], scale: 1, read: read)
     }
 
@@ -195,23 +208,30 @@ public final class MetricsRegistry: Sendable {
     ///   - bounds: strictly increasing inclusive upper bounds in the observed integer unit; +Inf is implicit.
     ///   - scale: how many observed units make one exposed unit; bounds and sum are divided by it
     ///     (observe nanoseconds, expose seconds with `scale: 1e9`, per Prometheus base-unit convention).
-    public func histogram(_ name: String, help: String, labels: [(String, String)] = [], bounds: [Int64],
-                          scale: Double = 1) -> MetricsHistogram {
-        precondition(!bounds.isEmpty && zip(bounds, bounds.dropFirst()).allSatisfy { $0 < $1 },
-                     "histogram bounds must be non-empty and strictly increasing")
+    public func histogram(
+        _ name: String, help: String, labels: [(String, String)] = [], bounds: [Int64],
+        scale: Double = 1
+    ) -> MetricsHistogram {
+        precondition(
+            !bounds.isEmpty && zip(bounds, bounds.dropFirst()).allSatisfy { $0 < $1 },
+            "histogram bounds must be non-empty and strictly increasing")
         precondition(scale > 0, "histogram scale must be positive")
         precondition(!labels.contains { $0.0 == "le" }, "'le' is reserved for histogram buckets")
-        let slot = register(name, help: help, kind: .histogram, labels: labels, bounds: bounds, scale: scale,
-                            read: nil)
+        let slot = register(
+            name, help: help, kind: .histogram, labels: labels, bounds: bounds, scale: scale,
+            read: nil)
         return MetricsHistogram(firstSlot: slot, bounds: bounds)
     }
 
-    private func register(_ name: String, help: String, kind: MetricsKind, labels: [(String, String)],
-                          bounds: [Int64], scale: Double, read: (@Sendable () -> Double)?) -> Int {
+    private func register(
+        _ name: String, help: String, kind: MetricsKind, labels: [(String, String)],
+        bounds: [Int64], scale: Double, read: (@Sendable () -> Double)?
+    ) -> Int {
         precondition(MetricsRegistry.isValidName(name, colons: true), "invalid metric name '\(name)'")
         for (l, _) in labels {
-            precondition(MetricsRegistry.isValidName(l, colons: false) && !l.hasPrefix("__"),
-                         "invalid label name '\(l)'")
+            precondition(
+                MetricsRegistry.isValidName(l, colons: false) && !l.hasPrefix("__"),
+                "invalid label name '\(l)'")
         }
         precondition(Set(labels.map(\.0)).count == labels.count, "duplicate label name in \(name)")
         let capacity = self.capacity
@@ -222,8 +242,9 @@ public final class MetricsRegistry: Sendable {
                 precondition(s.families[f].kind == kind, "metric \(name) registered as two kinds")
                 precondition(s.families[f].scale == scale, "histogram \(name) registered with two scales")
                 if let series = s.families[f].series.first(where: { $0.labels.elementsEqual(labels, by: ==) }) {
-                    precondition(series.bounds == bounds && read == nil && series.read == nil,
-                                 "metric \(name) re-registered differently")
+                    precondition(
+                        series.bounds == bounds && read == nil && series.read == nil,
+                        "metric \(name) re-registered differently")
                     return series.slot
                 }
             } else {

@@ -20,9 +20,11 @@ extension MetricsRegistry {
             for s in f.series {
                 switch f.kind {
                 case .counter:
-                    out += "\(f.name)\(MetricsRegistry.labelText(s.labels)) \(total(s.slot))\n"
+                    let value = s.read.map { MetricsRegistry.format($0()) } ?? String(total(s.slot))
+                    out += "\(f.name)\(MetricsRegistry.labelText(s.labels)) \(value)\n"
                 case .gauge:
-                    let value = s.read.map { MetricsRegistry.format($0()) }
+                    let value =
+                        s.read.map { MetricsRegistry.format($0()) }
                         ?? String(Int64(bitPattern: total(s.slot)))
                     out += "\(f.name)\(MetricsRegistry.labelText(s.labels)) \(value)\n"
                 case .histogram:

@@ -115,8 +115,9 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         guard SSL_CTX_check_private_key(ctx) == 1 else {
             let why = TLSError.drainOpenSSLErrors(fallback: "unknown error")
-            throw TLSError(.configuration,
-                           "private key '\(privateKeyPath)' does not match certificate '\(certificatePath)': \(why)")
+            throw TLSError(
+                .configuration,
+                "private key '\(privateKeyPath)' does not match certificate '\(certificatePath)': \(why)")
         }
         self.ctx = ctx
         ok = true
@@ -142,8 +143,10 @@ public final class TLSClientConfig: @unchecked Sendable {
     ///   - caPath: PEM file (or hashed directory) of trusted CAs; nil uses the system store.
     ///   - serverName: SNI and verification name; nil lets `TLSEngine(client:serverName:)` supply it.
     /// - Throws: `TLSError.Kind.configuration` when the CA cannot be loaded.
-    public init(verify: Bool = true, caPath: String? = nil, serverName: String? = nil,
-                releaseIdleBuffers: Bool = false) throws(TLSError) {
+    public init(
+        verify: Bool = true, caPath: String? = nil, serverName: String? = nil,
+        releaseIdleBuffers: Bool = false
+    ) throws(TLSError) {
         ERR_clear_error()
         guard let ctx = SSL_CTX_new(TLS_client_method()) else {
             throw TLSError(.configuration, TLSError.drainOpenSSLErrors(fallback: "SSL_CTX_new failed"))
@@ -156,7 +159,9 @@ public final class TLSClientConfig: @unchecked Sendable {
             if let caPath {
                 var st = stat()
                 let isDirectory = stat(caPath, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-                let loaded = isDirectory ? SSL_CTX_load_verify_locations(ctx, nil, caPath)
+                let loaded =
+                    isDirectory
+                    ? SSL_CTX_load_verify_locations(ctx, nil, caPath)
                     : SSL_CTX_load_verify_locations(ctx, caPath, nil)
                 guard loaded == 1 else {
                     let why = TLSError.drainOpenSSLErrors(fallback: "unknown error")
@@ -175,4 +180,38 @@ public final class TLSClientConfig: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(ctx) }
+}
+
+extension TLSServerContext {
+    /// Config keys for a TLS listener under `table` (e.g. `fanout.tls`): certificate, key, buffer mode.
+    public static func configKeys(table: String) -> [ConfigKey] {
+        [
+            .string(
+                "\(table).certificate", default: "",
+                doc: "PEM certificate chain (leaf first). Empty serves plain TCP without TLS."),
+            .string(
+                "\(table).private_key", default: "",
+                doc: "PEM private key matching the certificate (unencrypted; keep it mode 0600)."),
+            .bool(
+                "\(table).release_idle_buffers", default: false,
+                doc: "Free OpenSSL's ~34 KiB of record buffers on idle connections, at one malloc per record.\n"
+                    + "Turn on for many mostly idle clients."),
+        ]
+    }
+
+    /// Builds the context the keys from `configKeys(table:)` describe, or nil when no certificate is
+    /// configured (plain TCP).
+    ///
+    /// - Throws: `TLSError.Kind.configuration` when only one of certificate/key is set or loading fails.
+    public static func make(config: ConfigFile, table: String) throws(TLSError) -> TLSServerContext? {
+        let cert = config.string("\(table).certificate")
+        let key = config.string("\(table).private_key")
+        if cert.isEmpty && key.isEmpty { return nil }
+        guard !cert.isEmpty, !key.isEmpty else {
+            throw TLSError(.configuration, "\(table).certificate and \(table).private_key must be set together")
+        }
+        return try TLSServerContext(
+            certificatePath: cert, privateKeyPath: key,
+            releaseIdleBuffers: config.bool("\(table).release_idle_buffers"))
+    }
 }

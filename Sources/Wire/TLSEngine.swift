@@ -81,14 +81,19 @@ public final class TLSEngine {
             let isIP = TLSEngine.isIPAddress(name)
             if !isIP {
                 // SSL_set_tlsext_host_name is a macro over SSL_ctrl; OpenSSL copies the string.
-                _ = name.withCString { SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name),
-                                                UnsafeMutableRawPointer(mutating: $0)) }
+                _ = name.withCString {
+                    SSL_ctrl(
+                        ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name),
+                        UnsafeMutableRawPointer(mutating: $0))
+                }
             }
             if config.verify {
                 let ok = isIP ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) : SSL_set1_host(ssl, name)
                 guard ok == 1 else {
-                    throw TLSError(.configuration, "cannot verify against name '\(name)': "
-                                   + TLSError.drainOpenSSLErrors(fallback: "invalid name"))
+                    throw TLSError(
+                        .configuration,
+                        "cannot verify against name '\(name)': "
+                            + TLSError.drainOpenSSLErrors(fallback: "invalid name"))
                 }
             }
         } else if config.verify {
@@ -153,6 +158,9 @@ public final class TLSEngine {
             guard try advanceHandshake() else { return peerClosed ? .closed : .wouldBlock }
         }
         if peerClosed { return .closed }
+        // Plaintext OpenSSL refused earlier because it first had to read (TLS 1.3 post-handshake
+        // messages) goes out now that new records were fed.
+        if pendingPlaintext.readableBytes > 0 { try flushPendingPlaintext() }
         var total = 0
         while true {
             var got = 0
@@ -297,8 +305,10 @@ public final class TLSEngine {
         if verify != X509_V_OK {
             let reason = String(cString: X509_verify_cert_error_string(verify))
             let detail = TLSError.drainOpenSSLErrors(fallback: "")
-            return TLSError(.verification, "certificate verification failed: \(reason)"
-                            + (detail.isEmpty ? "" : " (\(detail))"))
+            return TLSError(
+                .verification,
+                "certificate verification failed: \(reason)"
+                    + (detail.isEmpty ? "" : " (\(detail))"))
         }
         return TLSError(.protocolFailure, "\(what): " + TLSError.drainOpenSSLErrors(fallback: "unknown error"))
     }

@@ -74,8 +74,29 @@ import Glibc
                      + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n")
         let v = String(decoding: version.readUntilEOF().bytes, as: UTF8.self)
         #expect(v.hasPrefix("HTTP/1.1 426 ") && v.contains("Sec-WebSocket-Version: 13"))
+        let noUpgrade = try RawSocket(port: rig.port)
+        noUpgrade.send("GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                       + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        let n = String(decoding: noUpgrade.readUntilEOF().bytes, as: UTF8.self)
+        #expect(n.hasPrefix("HTTP/1.1 400 ") && n.hasSuffix("missing Upgrade: websocket\n"))
         let unknown = try RawSocket(port: rig.port)
         #expect(unknown.upgrade(path: "/nope").hasPrefix("HTTP/1.1 404 "))
+    }
+
+    @Test func requestLimitsAndMissingHostRefused() throws {
+        let rig = try EchoServerRig()
+        defer { rig.shutdown() }
+        let noHost = try RawSocket(port: rig.port)
+        noHost.send("GET /echo HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        #expect(String(decoding: noHost.readUntilEOF().bytes, as: UTF8.self).hasPrefix("HTTP/1.1 400 "))
+        let longLine = try RawSocket(port: rig.port)
+        longLine.send("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n")
+        #expect(String(decoding: longLine.readUntilEOF().bytes, as: UTF8.self).hasPrefix("HTTP/1.1 414 "))
+        let manyHeaders = try RawSocket(port: rig.port)
+        manyHeaders.send("GET /echo HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-A: b\r\n", count: 70) + "\r\n")
+        #expect(String(decoding: manyHeaders.readUntilEOF().bytes, as: UTF8.self).hasPrefix("HTTP/1.1 431 "))
+        #expect(try rig.runner.sync { rig.echo.paths.isEmpty })
     }
 
     @Test func rawClientFramesAndPingPong() throws {
@@ -94,6 +115,23 @@ import Glibc
         #expect(rig.runner.wait { rig.echo.closes == [.normal] })
     }
 
+    @Test func readyFramesQueuedUntilCloseStarts() throws {
+        let rig = try EchoServerRig()
+        defer { rig.shutdown() }
+        let s = try RawSocket(port: rig.port)
+        _ = s.upgrade()
+        #expect(rig.runner.wait { rig.echo.connections.count == 1 })
+        let frame = WebSocketFrameEncoder.frame(opcode: .text, payload: ByteBuffer(string: "batch"), maskingKey: nil)
+        let results = try rig.runner.sync { () -> [WebSocketSendResult] in
+            let ws = rig.echo.connections[0]
+            let first = ws.send(frame: frame)
+            ws.close(code: .goingAway)
+            return [first, ws.send(frame: frame), ws.send(text: "late")]
+        }
+        #expect(results == [.queued, .dropped, .dropped])
+        #expect(s.read(count: 11) == frame.readableBytesArray + [0x88, 0x02, 0x03, 0xE9])
+    }
+
     @Test func protocolErrorClosesWith1002() throws {
         let rig = try EchoServerRig()
         defer { rig.shutdown() }
@@ -103,6 +141,35 @@ import Glibc
         let rest = s.readUntilEOF()
         #expect(rest.bytes == [0x88, 0x02, 0x03, 0xEA])
         #expect(rig.runner.wait { rig.echo.closes == [.protocolError] })
+    }
+
+    @Test func idlePeerIsPingedAndDroppedWhenSilent() throws {
+        let config = WebSocketServerConfiguration(connection: .init(pingIntervalNanos: 50_000_000,
+                                                                    pingTimeoutNanos: 100_000_000))
+        let rig = try EchoServerRig(configuration: config)
+        defer { rig.shutdown() }
+        let s = try RawSocket(port: rig.port)
+        _ = s.upgrade()
+        #expect(s.read(count: 2) == [0x89, 0x00])  // keepalive ping
+        s.send(frameBytes(.pong, []))
+        #expect(s.read(count: 2) == [0x89, 0x00])  // the next interval pings again
+        let rest = s.readUntilEOF()                 // no pong this time: dropped
+        #expect(rest.eof && rest.bytes.isEmpty)
+        #expect(rig.runner.wait { rig.echo.closes == [.abnormalClosure] })
+    }
+
+    @Test func closeTimeoutDropsPeerThatNeverAnswers() throws {
+        let config = WebSocketServerConfiguration(connection: .init(closeTimeoutNanos: 100_000_000))
+        let rig = try EchoServerRig(configuration: config)
+        defer { rig.shutdown() }
+        let s = try RawSocket(port: rig.port)
+        _ = s.upgrade()
+        #expect(rig.runner.wait { rig.echo.connections.count == 1 })
+        try rig.runner.sync { rig.echo.connections[0].close(code: .goingAway, reason: "drain") }
+        let rest = s.readUntilEOF()
+        #expect(rest.eof)
+        #expect(rest.bytes == [0x88, 0x07, 0x03, 0xE9] + Array("drain".utf8))
+        #expect(rig.runner.wait { rig.echo.closes == [.goingAway] })
     }
 
     @Test func slowlorisHandshakeTimesOut() throws {
@@ -174,7 +241,9 @@ import Glibc
             let frame = WebSocketPreparedFrame(text: text, compressor: compressor)
             // The compressed frame is the same storage for every deflate client (no copy).
             let conns = rig.echo.connections
-            let shared = conns.filter { frame.frame(for: $0.deflate).storageReference === frame.compressed!.storageReference }
+            let shared = conns.filter {
+                frame.frame(for: $0.deflate).storageReference === frame.compressed!.storageReference
+            }
             #expect(shared.count == 1)  // the 10-bit-window client gets the uncompressed frame
             return WebSocketConnection.broadcast(frame, to: conns)
         }

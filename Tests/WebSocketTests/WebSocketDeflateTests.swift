@@ -121,7 +121,8 @@ import Wire
         [UInt8](repeating: 7, count: 40_000).withUnsafeBytes { c.compress($0, into: &compressed) }
         var sm = client(max: 40_000)
         let frame = WebSocketFrameEncoder.frame(opcode: .binary, rsv1: true, payload: compressed, maskingKey: nil)
-        #expect(feed(&sm, frame.readableBytesArray) == [.deliverBinary(ByteBuffer([UInt8](repeating: 7, count: 40_000)))])
+        let expected = ByteBuffer([UInt8](repeating: 7, count: 40_000))
+        #expect(feed(&sm, frame.readableBytesArray) == [.deliverBinary(expected)])
     }
 
     @Test func corruptCompressedDataFails() {
@@ -146,7 +147,9 @@ import Wire
 
     // MARK: Negotiation (§7.1)
 
-    func accept(_ offer: String, _ c: WebSocketDeflateConfiguration = .init(serverNoContextTakeover: false))
+    func accept(_ offer: String,
+                _ c: WebSocketDeflateConfiguration = .init(serverNoContextTakeover: false,
+                                                           clientNoContextTakeover: false))
         -> WebSocketDeflateParameters? {
         WebSocketDeflateNegotiation.accept(offers: [offer], configuration: c)
     }
@@ -156,9 +159,15 @@ import Wire
     }
 
     @Test func serverAddsNoContextTakeoverWhenConfigured() {
-        let p = accept("permessage-deflate", .init(serverNoContextTakeover: true))
+        let p = accept("permessage-deflate", .init(serverNoContextTakeover: true, clientNoContextTakeover: false))
         #expect(p?.serverNoContextTakeover == true)
         #expect(p?.responseHeaderValue == "permessage-deflate; server_no_context_takeover")
+    }
+
+    @Test func defaultsAskForNoContextBothWays() {
+        // Both defaults on: shared prepared frames down, one shared inflate stream per loop up.
+        #expect(WebSocketDeflateNegotiation.accept(offers: ["permessage-deflate"], configuration: .init())?
+                .responseHeaderValue == "permessage-deflate; server_no_context_takeover; client_no_context_takeover")
     }
 
     @Test func offeredParametersHonoured() {
@@ -171,7 +180,8 @@ import Wire
     }
 
     @Test func clientMaxWindowBitsAnsweredOnlyWhenOffered() {
-        let c = WebSocketDeflateConfiguration(serverNoContextTakeover: false, clientMaxWindowBits: 12)
+        let c = WebSocketDeflateConfiguration(serverNoContextTakeover: false, clientNoContextTakeover: false,
+                                              clientMaxWindowBits: 12)
         #expect(accept("permessage-deflate", c)?.responseHeaderValue == "permessage-deflate")
         #expect(accept("permessage-deflate; client_max_window_bits", c)?.responseHeaderValue
                 == "permessage-deflate; client_max_window_bits=12")
@@ -179,7 +189,8 @@ import Wire
     }
 
     @Test func serverWindowNeverAboveOffer() {
-        let c = WebSocketDeflateConfiguration(serverNoContextTakeover: false, serverMaxWindowBits: 11)
+        let c = WebSocketDeflateConfiguration(serverNoContextTakeover: false, clientNoContextTakeover: false,
+                                              serverMaxWindowBits: 11)
         #expect(accept("permessage-deflate; server_max_window_bits=13", c)?.serverMaxWindowBits == 11)
         #expect(accept("permessage-deflate; server_max_window_bits=9", c)?.serverMaxWindowBits == 9)
         #expect(accept("permessage-deflate", c)?.responseHeaderValue == "permessage-deflate; server_max_window_bits=11")
@@ -231,8 +242,41 @@ import Wire
     }
 
     @Test func clientOfferText() {
-        #expect(WebSocketDeflateNegotiation.offer(.init(serverNoContextTakeover: true, serverMaxWindowBits: 12))
+        #expect(WebSocketDeflateNegotiation.offer(.init(serverNoContextTakeover: true, clientNoContextTakeover: false,
+                                                        serverMaxWindowBits: 12))
                 == "permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits")
+    }
+
+    @Test func sharedStreamsServeManyConnectionsAndSurviveErrors() {
+        let shared = WebSocketSharedDeflate()
+        let p = WebSocketDeflateParameters(serverNoContextTakeover: true, clientNoContextTakeover: true)
+        var servers = (0..<3).map { _ in
+            WebSocketStateMachine(role: .server, deflate: p, sharedDeflate: shared, now: 0)
+        }
+        var client = WebSocketStateMachine(role: .client, deflate: p, now: 0)
+        let text = String(repeating: "subscribe S0001 S0002 ", count: 10)
+        // A corrupt message on one connection must not poison the shared inflater for the others.
+        #expect(feed(&servers[0], frameBytes(.text, [0xff, 0xff, 0xff], rsv1: true)).first?.sentCloseCode
+                == .invalidPayload)
+        for i in 1..<3 {
+            var up = ByteBuffer(capacity: 0)
+            Array(text.utf8).withUnsafeBytes { _ = client.writeMessage(.text, payload: $0, into: &up) }
+            #expect(up.byte(at: 0)! & 0x40 != 0)
+            #expect(feed(&servers[i], up.readableBytesArray) == [.deliverText(ByteBuffer(string: text))])
+        }
+        #expect(servers[1].decompressor === servers[2].decompressor)
+        #expect(servers[1].decompressor === shared.decompressor)
+        var down = ByteBuffer(capacity: 0)
+        Array(text.utf8).withUnsafeBytes { _ = servers[1].writeMessage(.text, payload: $0, into: &down) }
+        #expect(servers[1].compressor === shared.compressor(windowBits: 15))
+        #expect(feed(&client, down.readableBytesArray) == [.deliverText(ByteBuffer(string: text))])
+    }
+
+    @Test func streamsAreCreatedOnlyWhenUsed() {
+        var sm = WebSocketStateMachine(role: .server, deflate: WebSocketDeflateParameters(), now: 0)
+        #expect(sm.compressor == nil && sm.decompressor == nil)
+        _ = feed(&sm, frameBytes(.text, "uncompressed"))
+        #expect(sm.decompressor == nil)
     }
 
     @Test func smallerWindowCompressorStillRoundTrips() {

@@ -113,7 +113,8 @@ import Wire
         let r = try validate(good + [offer], .init(deflate: .init()))
         #expect(r.deflate?.serverNoContextTakeover == true)
         let text = WebSocketServerHandshake.response(key: Self.sampleKey, result: r).readableString
-        #expect(text.contains("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"))
+        #expect(text.contains("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; "
+                              + "client_no_context_takeover\r\n"))
     }
 
     // MARK: Client
@@ -130,7 +131,8 @@ import Wire
 
     var client: WebSocketClientHandshake {
         WebSocketClientHandshake(host: "h:1", target: "/echo", origin: nil, subprotocols: ["p1"],
-                                 deflate: .init(serverNoContextTakeover: false), key: Self.sampleKey)
+                                 deflate: .init(serverNoContextTakeover: false, clientNoContextTakeover: false),
+                                 key: Self.sampleKey)
     }
 
     var goodResponse: [String] {

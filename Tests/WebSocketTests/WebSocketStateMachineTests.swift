@@ -161,6 +161,17 @@ import Wire
         #expect(feed(&sm, frameBytes(.close, [0x03, 0xE9])) == [.closeTransport])
     }
 
+    @Test func unsendableLocalCloseCodeBecomes1000() {
+        var sm = server()
+        #expect(sm.close(code: .abnormalClosure, now: 0)?.sentCloseCode == .normal)
+    }
+
+    @Test func protocolErrorAfterOurCloseSendsNoSecondClose() {
+        var sm = server()
+        _ = sm.close(now: 0)
+        #expect(feed(&sm, [0x81, 0x05] + Array("Hello".utf8)) == [.closeTransport])
+    }
+
     @Test func closeTimeoutClosesTransport() {
         var sm = server(.init(closeTimeoutNanos: 1_000))
         _ = sm.close(now: 100)
@@ -227,5 +238,56 @@ import Wire
         var out = ByteBuffer(capacity: 0)
         let ok = [UInt8(1)].withUnsafeBytes { sm.writeMessage(.binary, payload: $0, into: &out) }
         #expect(!ok && out.isEmpty)
+    }
+}
+
+/// Seeded randomized checks: any split of the input gives the same actions; garbage never traps.
+@Suite struct WebSocketStateMachineRandomTests {
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func anyChunkingGivesTheSameActions() {
+        var rng = SplitMix(state: 42)
+        for round in 0..<20 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                let length = [0, 1, 5, 125, 126, 300, 70_000].randomElement(using: &rng)!
+                let seed = Int.random(in: 1...1000, using: &rng)
+                let payload = (0..<length).map { UInt8(0x20 + ($0 &* seed) % 95) }
+                if Bool.random(using: &rng) {
+                    bytes += frameBytes(.text, Array(payload.prefix(length / 2)), fin: false)
+                    bytes += frameBytes(.ping, Array(payload.prefix(3)))
+                    bytes += frameBytes(.continuation, Array(payload.dropFirst(length / 2)))
+                } else {
+                    bytes += frameBytes(.binary, payload)
+                }
+            }
+            var whole = WebSocketStateMachine(role: .server, now: 0)
+            let expected = feed(&whole, bytes)
+            var pieces = WebSocketStateMachine(role: .server, now: 0)
+            let chunk = Int.random(in: 61...4096, using: &rng)
+            #expect(feed(&pieces, bytes, chunk: chunk) == expected, "round \(round) chunk \(chunk)")
+        }
+    }
+
+    @Test func randomGarbageNeverTraps() {
+        var rng = SplitMix(state: 7)
+        for _ in 0..<500 {
+            let bytes = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            for role in [WebSocketFrameDecoder.Role.server, .client] {
+                var sm = WebSocketStateMachine(role: role, deflate: WebSocketDeflateParameters(), now: 0)
+                let actions = feed(&sm, bytes, chunk: Int.random(in: 1...8, using: &rng))
+                // Whatever happened, at most one close frame is ever sent.
+                #expect(actions.filter { $0.sentCloseCode != nil }.count <= 1)
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 // Tests for HTTPRequestParser and HTTPRequestHead: incremental parsing, limits, every error, lookups.
 import Testing
+
 @testable import Wire
 
 /// Feeds `text` as the TCPConnection contract does: the unconsumed bytes, growing by `step` each call.
@@ -36,7 +37,8 @@ private func failure(_ text: String, _ config: HTTPParserConfiguration = HTTPPar
 
 @Suite struct HTTPRequestParserTests {
     @Test func parsesGetByteByByte() throws {
-        let text = "GET /api/v1/search?q=AP%20L&x=1 HTTP/1.1\r\nHost: example\r\nX-Empty:\r\n"
+        let text =
+            "GET /api/v1/search?q=AP%20L&x=1 HTTP/1.1\r\nHost: example\r\nX-Empty:\r\n"
             + "Sec-WebSocket-Key:  dGhlIHNhbXBsZSBub25jZQ== \t\r\nConnection: keep-alive, Upgrade\r\n\r\n"
         var p = HTTPRequestParser()
         let (head, body, consumed) = try #require(try feed(text, step: 1, parser: &p))
@@ -90,7 +92,10 @@ private func failure(_ text: String, _ config: HTTPParserConfiguration = HTTPPar
         var p = HTTPRequestParser()
         let text = "PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nab"
         let r = try ByteBuffer(string: text).withUnsafeReadableBytes { (b) throws(HTTPParseError) in try p.parse(b) }
-        guard case .needMoreData = r else { Issue.record("expected needMoreData"); return }
+        guard case .needMoreData = r else {
+            Issue.record("expected needMoreData")
+            return
+        }
         #expect(try feed(text + "cd", parser: &p)?.1.readableString == "abcd")
     }
 
@@ -114,9 +119,11 @@ private func failure(_ text: String, _ config: HTTPParserConfiguration = HTTPPar
     }
 
     @Test func everyMethod() throws {
-        let methods: [(String, HTTPMethod)] = [("GET", .get), ("HEAD", .head), ("POST", .post), ("PUT", .put),
-                                               ("DELETE", .delete), ("PATCH", .patch), ("OPTIONS", .options),
-                                               ("CONNECT", .connect), ("TRACE", .trace)]
+        let methods: [(String, HTTPMethod)] = [
+            ("GET", .get), ("HEAD", .head), ("POST", .post), ("PUT", .put),
+            ("DELETE", .delete), ("PATCH", .patch), ("OPTIONS", .options),
+            ("CONNECT", .connect), ("TRACE", .trace),
+        ]
         for (name, m) in methods {
             #expect(try parseOne("\(name) / HTTP/1.1\r\nHost: h\r\n\r\n")?.method == m)
         }
@@ -149,9 +156,14 @@ private func failure(_ text: String, _ config: HTTPParserConfiguration = HTTPPar
             ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: x1\r\n\r\n", .invalidContentLength, 400),
             ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", .invalidContentLength, 400),
             ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n", .invalidContentLength, 400),
-            ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", .invalidContentLength, 400),
-            ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-             .invalidContentLength, 400),
+            (
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", .invalidContentLength,
+                400
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+                .invalidContentLength, 400
+            ),
             ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", .unsupportedTransferEncoding, 501),
             ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1048577\r\n\r\n", .bodyTooLarge, 413),
             ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n", .bodyTooLarge, 413),
@@ -163,7 +175,8 @@ private func failure(_ text: String, _ config: HTTPParserConfiguration = HTTPPar
     }
 
     @Test func limits() {
-        let small = HTTPParserConfiguration(maxRequestLineBytes: 64, maxHeadBytes: 256, maxHeaderCount: 2, maxBodyBytes: 10)
+        let small = HTTPParserConfiguration(
+            maxRequestLineBytes: 64, maxHeadBytes: 256, maxHeaderCount: 2, maxBodyBytes: 10)
         let longTarget = "GET /" + String(repeating: "a", count: 60) + " HTTP/1.1\r\nHost: h\r\n\r\n"
         #expect(failure(longTarget, small) == .requestLineTooLong)
         #expect(HTTPParseError.requestLineTooLong.status.code == 414)

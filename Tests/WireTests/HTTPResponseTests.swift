@@ -1,5 +1,6 @@
 // Tests for HTTPResponse writing, canned error replies and HTTPDate.
 import Testing
+
 @testable import Wire
 
 @Suite struct HTTPResponseTests {
@@ -7,15 +8,18 @@ import Testing
         var out = ByteBuffer()
         HTTPResponse(status: .ok, contentType: "application/json", body: "{\"ok\":true}")
             .write(into: &out, date: "Sun, 06 Nov 1994 08:49:37 GMT")
-        #expect(out.readableString == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        #expect(
+            out.readableString == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 + "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 11\r\n\r\n{\"ok\":true}")
     }
 
     @Test func closeHeadAndEmptyBodies() {
         var out = ByteBuffer()
-        HTTPResponse(status: .notFound, contentType: "text/plain", body: "nope").write(into: &out, keepAlive: false,
-                                                                                       headRequest: true)
-        #expect(out.readableString == "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+        HTTPResponse(status: .notFound, contentType: "text/plain", body: "nope").write(
+            into: &out, keepAlive: false,
+            headRequest: true)
+        #expect(
+            out.readableString == "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n"
                 + "Content-Length: 4\r\n\r\n")
         out.clear()
         HTTPResponse(status: .noContent).write(into: &out)
@@ -23,7 +27,9 @@ import Testing
         out.clear()
         HTTPResponse(status: .switchingProtocols, headers: [("Upgrade", "websocket"), ("Connection", "Upgrade")])
             .write(into: &out)
-        #expect(out.readableString == "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        #expect(
+            out.readableString
+                == "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
         out.clear()
         HTTPResponse(status: .created).write(into: &out)
         #expect(out.readableString == "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
@@ -32,7 +38,8 @@ import Testing
     @Test func errorRepliesCloseTheConnection() {
         var out = ByteBuffer()
         HTTPResponse.writeError(.headersTooLarge, into: &out)
-        #expect(out.readableString == "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        #expect(
+            out.readableString == "HTTP/1.1 431 Request Header Fields Too Large\r\n"
                 + "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 32\r\n\r\n"
                 + "Request Header Fields Too Large\n")
         out.clear()

@@ -1,6 +1,7 @@
 // Tests for TLSEngine, TLSServerContext and TLSClientConfig: in-memory handshakes between a client and
 // a server engine, data both ways, close_notify, verification and configuration errors.
 import Testing
+
 @testable import Wire
 
 /// A client and a server engine joined by in-memory "wires".
@@ -39,8 +40,10 @@ private final class TLSPair {
         Issue.record("pump did not settle")
     }
 
-    private func deliver(_ wire: ByteBuffer, to engine: TLSEngine, plain: inout ByteBuffer, result: inout TLSReadResult,
-                         chunk: Int) throws(TLSError) {
+    private func deliver(
+        _ wire: ByteBuffer, to engine: TLSEngine, plain: inout ByteBuffer, result: inout TLSReadResult,
+        chunk: Int
+    ) throws(TLSError) {
         var offset = 0
         while offset < wire.readableBytes {
             let n = min(chunk, wire.readableBytes - offset)
@@ -226,5 +229,34 @@ private final class TLSPair {
         try pair.client.advanceHandshake()
         try pair.pump()
         #expect(pair.client.isHandshakeComplete)
+    }
+}
+
+@Suite struct TLSConfigTests {
+    private let schema = ConfigSchema(keys: TLSServerContext.configKeys(table: "fanout.tls"))
+
+    @Test func emptyCertificateMeansPlainTCP() throws {
+        let c = try ConfigFile(text: "", name: "t", schema: schema)
+        #expect(try TLSServerContext.make(config: c, table: "fanout.tls") == nil)
+    }
+
+    @Test func certificateAndKeyFromConfig() throws {
+        let certs = TLSTestCertificates.shared
+        let c = try ConfigFile(
+            text: "[fanout.tls]\ncertificate = \"\(certs.certificatePath)\"\n"
+                + "private_key = \"\(certs.privateKeyPath)\"\nrelease_idle_buffers = true\n",
+            name: "t", schema: schema)
+        #expect(try TLSServerContext.make(config: c, table: "fanout.tls") != nil)
+    }
+
+    @Test func halfConfiguredIsAnError() throws {
+        let c = try ConfigFile(text: "[fanout.tls]\ncertificate = \"/x.pem\"\n", name: "t", schema: schema)
+        #expect(
+            throws: TLSError(
+                .configuration,
+                "fanout.tls.certificate and fanout.tls.private_key must be set together")
+        ) {
+            _ = try TLSServerContext.make(config: c, table: "fanout.tls")
+        }
     }
 }

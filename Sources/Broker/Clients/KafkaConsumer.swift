@@ -97,7 +97,9 @@ public struct KafkaMessage: ~Copyable {
     /// Offset within the partition.
     public var offset: Int64 { raw.pointee.offset }
     /// The key bytes (empty when the message has no key). Valid only inside the drain closure.
-    public var key: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: raw.pointee.key, count: raw.pointee.key_len) }
+    public var key: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: raw.pointee.key, count: raw.pointee.key_len)
+    }
     /// The value bytes. Valid only inside the drain closure.
     public var value: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: raw.pointee.payload, count: raw.pointee.len)
@@ -119,10 +121,24 @@ public struct KafkaMessage: ~Copyable {
     }
 }
 
+/// Counters of a consumer, for /metrics.
+public struct KafkaConsumerStats: Sendable, Equatable {
+    /// Messages handed to drain closures.
+    public var messages: UInt64 = 0
+    /// Their value bytes.
+    public var valueBytes: UInt64 = 0
+    /// Errors reported (error messages, error callback, failed commits).
+    public var errors: UInt64 = 0
+    /// `drain` calls that returned a full batch (a sign the consumer is behind).
+    public var fullBatches: UInt64 = 0
+}
+
 /// A Kafka consumer joined to one event loop (or driven by explicit `drain` calls). Not thread-safe.
 public final class KafkaConsumer {
     /// Consumer-level errors (from librdkafka's error callback, failed commits, error messages), after a drain.
     public var onError: ((KafkaError) -> Void)?
+    /// Counters since creation.
+    public private(set) var stats = KafkaConsumerStats()
 
     let client: RDKafkaClient
     private let configuration: KafkaConsumerConfiguration
@@ -225,6 +241,7 @@ public final class KafkaConsumer {
             for i in 0..<n {
                 let m = batch[i]!   // librdkafka fills exactly n entries
                 if m.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    stats.valueBytes &+= UInt64(m.pointee.len)
                     body(KafkaMessage(raw: m))
                     delivered += 1
                 } else if m.pointee.err != RD_KAFKA_RESP_ERR__PARTITION_EOF || onError != nil {
@@ -233,7 +250,11 @@ public final class KafkaConsumer {
                 rd_kafka_message_destroy(m)
             }
         }
-        if n == max { client.signalWakeup() }
+        stats.messages &+= UInt64(delivered)
+        if n == max {
+            stats.fullBatches &+= 1
+            client.signalWakeup()
+        }
         deliverPendingErrors()
         return delivered
     }
@@ -249,6 +270,7 @@ public final class KafkaConsumer {
         guard !client.context.pendingErrors.isEmpty else { return }
         let errors = client.context.pendingErrors
         client.context.pendingErrors.removeAll(keepingCapacity: true)
+        stats.errors &+= UInt64(errors.count)
         for e in errors {
             logger.warning("kafka consumer error", metadata: ["error": "\(e)"])
             onError?(e)
@@ -296,7 +318,9 @@ public final class KafkaConsumer {
     /// Waits up to `timeoutMilliseconds` for the wake-up fd, for callers without an event loop (tests, tools).
     public func waitForMessages(timeoutMilliseconds: Int32) { client.waitForWakeup(timeoutMs: timeoutMilliseconds) }
 
-    static func makeList(_ items: [KafkaTopicPartitionOffset]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+    static func makeList(
+        _ items: [KafkaTopicPartitionOffset]
+    ) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
         let list = rd_kafka_topic_partition_list_new(Int32(items.count))!   // only fails on OOM
         for item in items {
             let e = rd_kafka_topic_partition_list_add(list, item.topic, item.partition)!   // grows as needed
@@ -315,8 +339,9 @@ public final class KafkaConsumer {
 
 /// librdkafka's error callback. Runs on the thread serving the consumer queue, i.e. inside `drain`, on the loop
 /// thread; it only records the error (callbacks never re-enter our state).
-private let rdkafkaConsumerErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?,
-                                                          UnsafeMutableRawPointer?) -> Void = { _, err, reason, opaque in
+private let rdkafkaConsumerErrorCallback:
+    @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+    _, err, reason, opaque in
     guard let opaque else { return }
     // Unretained: the context outlives the handle (RDKafkaClient.deinit).
     let context = Unmanaged<RDKafkaCallbackContext>.fromOpaque(opaque).takeUnretainedValue()

@@ -32,6 +32,12 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let messageTooLarge = Code(rawValue: RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE.rawValue)
         /// The client hit a fatal error (idempotent producer sequence gap, fenced, ...): recreate it.
         public static let fatal = Code(rawValue: RD_KAFKA_RESP_ERR__FATAL.rawValue)
+        /// The broker dropped the connection (client side); retried by librdkafka.
+        public static let transport = Code(rawValue: RD_KAFKA_RESP_ERR__TRANSPORT.rawValue)
+        /// The broker is not the partition leader (leadership moved); retried after a metadata refresh.
+        public static let notLeaderForPartition = Code(rawValue: RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION.rawValue)
+        /// The broker timed out the request; retried.
+        public static let requestTimedOut = Code(rawValue: RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT.rawValue)
         /// A partition reached its end (only with `enable.partition.eof=true`).
         public static let partitionEOF = Code(rawValue: RD_KAFKA_RESP_ERR__PARTITION_EOF.rawValue)
         /// Nothing to commit (no offsets stored since the last commit).

@@ -72,6 +72,20 @@ public final class KafkaMockCluster {
         try check(rd_kafka_mock_partition_set_leader(cluster, topic, partition, id))
     }
 
+    /// Kafka protocol ApiKey of ProduceRequest, for `pushRequestErrors`.
+    public static let produceRequest: Int16 = 0
+    /// Kafka protocol ApiKey of FetchRequest.
+    public static let fetchRequest: Int16 = 1
+
+    /// Makes the next `codes.count` requests of type `apiKey` (any broker) fail with these codes, in order.
+    /// `RD_KAFKA_RESP_ERR__TRANSPORT` (raw value -195) makes the broker drop the connection instead.
+    public func pushRequestErrors(apiKey: Int16, _ codes: [KafkaError.Code]) {
+        let errs = codes.map { rd_kafka_resp_err_t(rawValue: $0.rawValue) }
+        errs.withUnsafeBufferPointer {
+            rd_kafka_mock_push_request_errors_array(cluster, apiKey, $0.count, $0.baseAddress)
+        }
+    }
+
     private func check(_ err: rd_kafka_resp_err_t) throws(KafkaError) {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err) }
     }

@@ -47,6 +47,9 @@ public struct KafkaProducerConfiguration: Sendable {
             "queue.buffering.max.messages": String(maxQueuedMessages),
             "queue.buffering.max.kbytes": String(maxQueuedKilobytes),
             "linger.ms": String(lingerMilliseconds),
+            // murmur2 (random for keyless messages) is the Java client's default partitioner: producers in any
+            // language put a symbol in the same partition, and KafkaTopic.partition(forKey:) can predict it.
+            "partitioner": "murmur2_random",
         ]
         for (k, v) in properties { p[k] = v }
         return p
@@ -73,7 +76,22 @@ public struct KafkaDeliveryReport: Sendable, Equatable {
     public let error: KafkaError?
 }
 
-/// A topic handle. Hold one per topic on hot paths: producing through it skips the name lookup.
+/// Counters of a producer, for /metrics. Plain integers bumped on the loop thread.
+public struct KafkaProducerStats: Sendable, Equatable {
+    /// Messages accepted into the local queue.
+    public var queued: UInt64 = 0
+    /// `produce` calls refused because the local queue was full.
+    public var queueFull: UInt64 = 0
+    /// Delivery reports with success.
+    public var delivered: UInt64 = 0
+    /// Delivery reports with an error.
+    public var failed: UInt64 = 0
+    /// Client-level error events.
+    public var errors: UInt64 = 0
+}
+
+/// A topic handle (from `KafkaProducer.topic(_:)`). Hold one per topic on hot paths: producing through it skips
+/// the name lookup.
 public final class KafkaTopic {
     /// The topic name.
     public let name: String
@@ -89,6 +107,13 @@ public final class KafkaTopic {
     }
 
     deinit { rd_kafka_topic_destroy(rkt) }
+
+    /// The partition a message with `key` goes to among `partitionCount` partitions under the default
+    /// `murmur2_random` partitioner (the Java client's murmur2): lets a fanout node find the partition holding a
+    /// symbol without producing. Not meaningful if `partitioner` was overridden.
+    public func partition(forKey key: UnsafeRawBufferPointer, partitionCount: Int32) -> Int32 {
+        rd_kafka_msg_partitioner_murmur2(rkt, key.baseAddress, key.count, partitionCount, nil, nil)
+    }
 }
 
 /// A Kafka producer joined to one event loop (or driven by explicit `drain` calls).
@@ -100,6 +125,8 @@ public final class KafkaProducer {
     public var onDelivery: ((KafkaDeliveryReport) -> Void)?
     /// Called for client-level errors (all brokers down, fatal idempotence errors), from `drain`.
     public var onError: ((KafkaError) -> Void)?
+    /// Counters since creation.
+    public private(set) var stats = KafkaProducerStats()
 
     let client: RDKafkaClient
     private let configuration: KafkaProducerConfiguration
@@ -111,6 +138,7 @@ public final class KafkaProducer {
     /// Creates the producer. librdkafka connects in the background; nothing blocks.
     /// - Throws: `KafkaError` with `.invalidConfiguration` for bad properties.
     public init(configuration: KafkaProducerConfiguration, logger: Logger) throws(KafkaError) {
+        precondition(configuration.maxEventsPerDrain > 0, "maxEventsPerDrain must be positive")
         self.configuration = configuration
         self.logger = logger
         self.client = try RDKafkaClient.make(kind: .producer, properties: configuration.librdkafkaProperties,
@@ -135,7 +163,7 @@ public final class KafkaProducer {
     /// Queues one message. Non-blocking: key and value are copied into librdkafka's queue.
     /// - Parameters:
     ///   - topic: from `topic(_:)`.
-    ///   - key: partitioning key (librdkafka's default `consistent_random` partitioner hashes it); nil = random.
+    ///   - key: partitioning key (hashed by the `murmur2_random` partitioner we configure); nil = random.
     ///   - value: the payload.
     ///   - partition: an explicit partition, or nil to partition by key.
     ///   - token: echoed in the delivery report.
@@ -149,9 +177,15 @@ public final class KafkaProducer {
                                   UnsafeMutableRawPointer(mutating: value.baseAddress), value.count,
                                   key?.baseAddress, key?.count ?? 0,
                                   UnsafeMutableRawPointer(bitPattern: UInt(token)))
-        if rc == 0 { return .queued }
+        if rc == 0 {
+            stats.queued &+= 1
+            return .queued
+        }
         let err = rd_kafka_last_error()
-        if err == RD_KAFKA_RESP_ERR__QUEUE_FULL { return .queueFull }
+        if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+            stats.queueFull &+= 1
+            return .queueFull
+        }
         throw KafkaError(err)
     }
 
@@ -200,6 +234,7 @@ public final class KafkaProducer {
         case RD_KAFKA_EVENT_DR:
             // Messages are owned by the event; we read them and let rd_kafka_event_destroy free them.
             while let m = rd_kafka_event_message_next(event) {
+                if m.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR { stats.delivered &+= 1 } else { stats.failed &+= 1 }
                 guard let onDelivery else { continue }
                 let token = UInt64(UInt(bitPattern: m.pointee._private))
                 let error: KafkaError? = m.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(m.pointee.err)
@@ -213,6 +248,7 @@ public final class KafkaProducer {
             if rd_kafka_event_error_is_fatal(event) != 0 {
                 error = KafkaError(code: error.code, message: text, isRetriable: false, isFatal: true)
             }
+            stats.errors &+= 1
             logger.warning("kafka producer error", metadata: ["error": "\(error)"])
             onError?(error)
         case RD_KAFKA_EVENT_LOG:

@@ -123,8 +123,10 @@ public enum FixedPointDecimal {
         var s = string
         let result: Result<Int64, DecimalParseError> = s.withUTF8 { utf8 in
             do throws(DecimalParseError) {
-                return .success(try parse(UnsafeRawBufferPointer(utf8), scale: scale,
-                                          maxIntegerDigits: maxIntegerDigits, allowNegative: allowNegative))
+                return .success(
+                    try parse(
+                        UnsafeRawBufferPointer(utf8), scale: scale,
+                        maxIntegerDigits: maxIntegerDigits, allowNegative: allowNegative))
             } catch {
                 return .failure(error)
             }

@@ -139,7 +139,9 @@ public struct LedgerAccount: Equatable, Sendable {
         }
         seenEventIds.insert(event.eventId)
         let outcome = mutate(event.body)
-        if outcome == .applied, case .orderPartiallyFilled(_, let execId, _, _) = event.body { seenExecIds.insert(execId) }
+        if outcome == .applied, case .orderPartiallyFilled(_, let execId, _, _) = event.body {
+            seenExecIds.insert(execId)
+        }
         if outcome == .applied, case .orderFilled(_, let execId, _, _) = event.body { seenExecIds.insert(execId) }
         return outcome
     }
@@ -163,11 +165,14 @@ public struct LedgerAccount: Equatable, Sendable {
         case .orderPlaced(let orderId, let symbol, let side, let qty, let reservePrice):
             guard openOrders[orderId] == nil else { return .refused(.duplicateOrder) }
             guard qty > 0 else { return .refused(.invalidAmount) }
-            var order = LedgerOpenOrder(symbol: symbol, side: side, openQty: qty, cumQty: 0, reservePrice: reservePrice,
-                                        reservedCash: 0, reservedQty: 0)
+            var order = LedgerOpenOrder(
+                symbol: symbol, side: side, openQty: qty, cumQty: 0, reservePrice: reservePrice,
+                reservedCash: 0, reservedQty: 0)
             if side == .buy {
                 guard reservePrice > 0 else { return .refused(.invalidAmount) }
-                guard let need = Self.buyReservation(qty: qty, reservePrice: reservePrice) else { return .refused(.overflow) }
+                guard let need = Self.buyReservation(qty: qty, reservePrice: reservePrice) else {
+                    return .refused(.overflow)
+                }
                 guard need <= buyingPower else { return .refused(.insufficientFunds) }
                 order.reservedCash = need
                 reservedCash += need
@@ -275,13 +280,18 @@ public struct LedgerAccount: Equatable, Sendable {
         if orderCash != reservedCash { out.append("reservedCash \(reservedCash) != open orders' \(orderCash)") }
         if reservedCash < 0 { out.append("reservedCash negative") }
         if cash != deposited - withdrawn - holdings.values.reduce(0, { $0 + $1.costBasis })
-            + realisedPnL {
+            + realisedPnL
+        {
             out.append("cash \(cash) != deposits - withdrawals - cost basis + realised P&L")
         }
         for (symbol, h) in holdings {
             let orderQty = openOrders.values.filter { $0.symbol == symbol }.reduce(0) { $0 + $1.reservedQty }
-            if orderQty != h.reservedQty { out.append("\(symbol): reservedQty \(h.reservedQty) != open orders' \(orderQty)") }
-            if h.qty < 0 || h.reservedQty < 0 || h.reservedQty > h.qty { out.append("\(symbol): qty \(h.qty) reserved \(h.reservedQty)") }
+            if orderQty != h.reservedQty {
+                out.append("\(symbol): reservedQty \(h.reservedQty) != open orders' \(orderQty)")
+            }
+            if h.qty < 0 || h.reservedQty < 0 || h.reservedQty > h.qty {
+                out.append("\(symbol): qty \(h.qty) reserved \(h.reservedQty)")
+            }
             if h.qty == 0 && h.costBasis != 0 { out.append("\(symbol): flat with cost basis \(h.costBasis)") }
         }
         return out
@@ -315,4 +325,31 @@ public struct LedgerTotals: Equatable, Sendable {
         let symbols = Set(shares.keys).union(counterpartyShares.keys)
         return symbols.allSatisfy { (shares[$0] ?? 0) + (counterpartyShares[$0] ?? 0) == 0 }
     }
+}
+
+/// Every account, keyed by user id: what a ledger service (or the embedded journal) folds the
+/// whole `ledger.events` stream into. Accounts are created by their first event.
+public struct LedgerAccounts: Sendable, Equatable {
+    /// Accounts by user id.
+    public private(set) var accounts: [String: LedgerAccount] = [:]
+
+    /// No accounts.
+    public init() {}
+
+    /// Rebuilds all accounts from a stream of events in order.
+    public init(replaying events: some Sequence<LedgerEvent>) {
+        for e in events { apply(e) }
+    }
+
+    /// Applies one event to its user's account (see `LedgerAccount.apply`).
+    @discardableResult
+    public mutating func apply(_ event: LedgerEvent) -> LedgerApplyOutcome {
+        accounts[event.userId, default: LedgerAccount(userId: event.userId)].apply(event)
+    }
+
+    /// The account of `userId`, or an empty one.
+    public subscript(userId: String) -> LedgerAccount { accounts[userId] ?? LedgerAccount(userId: userId) }
+
+    /// Totals over all accounts, for conservation checks.
+    public var totals: LedgerTotals { LedgerTotals(accounts.values) }
 }

@@ -80,12 +80,19 @@ public enum LedgerEventDecodingError: Error, Equatable, Sendable {
 
 extension LedgerEvent: Codable {
     private enum Key: String, CodingKey {
-        case eventId = "event_id", userId = "user_id", ts, type, amount, orderId = "order_id", symbol, side, qty
-        case reservePrice = "reserve_price", execId = "exec_id", price, reason
+        case eventId = "event_id"
+        case userId = "user_id"
+        case ts, type, amount
+        case orderId = "order_id"
+        case symbol, side, qty
+        case reservePrice = "reserve_price"
+        case execId = "exec_id"
+        case price, reason
     }
 
     /// Encodes as one flat JSON object, e.g.
-    /// `{"event_id":"e9","exec_id":"x4","order_id":"o1","price":"2450.75","qty":10,"ts":0,"type":"ORDER_FILLED","user_id":"u1"}`.
+    /// `{"event_id":"e9","exec_id":"x4","order_id":"o1","price":"2450.75","qty":10,"ts":0,`
+    /// `"type":"ORDER_FILLED","user_id":"u1"}` (keys sorted by `jsonBytes()`).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(eventId, forKey: .eventId)
@@ -106,7 +113,7 @@ extension LedgerEvent: Codable {
             try c.encode(qty, forKey: .qty)
             try c.encode(FixedPointDecimal.formatPrice(reservePrice), forKey: .reservePrice)
         case .orderPartiallyFilled(let orderId, let execId, let price, let qty),
-             .orderFilled(let orderId, let execId, let price, let qty):
+            .orderFilled(let orderId, let execId, let price, let qty):
             try c.encode(orderId, forKey: .orderId)
             try c.encode(execId, forKey: .execId)
             try c.encode(FixedPointDecimal.formatPrice(price), forKey: .price)
@@ -137,30 +144,35 @@ extension LedgerEvent: Codable {
         case "ORDER_PLACED":
             let side = try c.decode(String.self, forKey: .side)
             guard side == "buy" || side == "sell" else { throw LedgerEventDecodingError.malformed("side \(side)") }
-            body = .orderPlaced(orderId: try c.decode(String.self, forKey: .orderId),
-                                symbol: try c.decode(String.self, forKey: .symbol),
-                                side: side == "buy" ? .buy : .sell, qty: try c.decode(Int64.self, forKey: .qty),
-                                reservePrice: try decimal(.reservePrice, scale: FixedPointDecimal.priceScale))
+            body = .orderPlaced(
+                orderId: try c.decode(String.self, forKey: .orderId),
+                symbol: try c.decode(String.self, forKey: .symbol),
+                side: side == "buy" ? .buy : .sell, qty: try c.decode(Int64.self, forKey: .qty),
+                reservePrice: try decimal(.reservePrice, scale: FixedPointDecimal.priceScale))
         case "ORDER_REPLACED":
-            body = .orderReplaced(orderId: try c.decode(String.self, forKey: .orderId),
-                                  qty: try c.decode(Int64.self, forKey: .qty),
-                                  reservePrice: try decimal(.reservePrice, scale: FixedPointDecimal.priceScale))
+            body = .orderReplaced(
+                orderId: try c.decode(String.self, forKey: .orderId),
+                qty: try c.decode(Int64.self, forKey: .qty),
+                reservePrice: try decimal(.reservePrice, scale: FixedPointDecimal.priceScale))
         case "ORDER_PARTIALLY_FILLED", "ORDER_FILLED":
             let orderId = try c.decode(String.self, forKey: .orderId)
             let execId = try c.decode(String.self, forKey: .execId)
             let price = try decimal(.price, scale: FixedPointDecimal.priceScale)
             let qty = try c.decode(Int64.self, forKey: .qty)
-            body = type == "ORDER_FILLED"
+            body =
+                type == "ORDER_FILLED"
                 ? .orderFilled(orderId: orderId, execId: execId, price: price, qty: qty)
                 : .orderPartiallyFilled(orderId: orderId, execId: execId, price: price, qty: qty)
         case "ORDER_CANCELED": body = .orderCanceled(orderId: try c.decode(String.self, forKey: .orderId))
         case "ORDER_REJECTED":
-            body = .orderRejected(orderId: try c.decode(String.self, forKey: .orderId),
-                                  reason: try c.decodeIfPresent(String.self, forKey: .reason) ?? "")
+            body = .orderRejected(
+                orderId: try c.decode(String.self, forKey: .orderId),
+                reason: try c.decodeIfPresent(String.self, forKey: .reason) ?? "")
         default: throw LedgerEventDecodingError.unknownType(type)
         }
-        self.init(eventId: try c.decode(String.self, forKey: .eventId), userId: try c.decode(String.self, forKey: .userId),
-                  ts: try c.decodeIfPresent(UInt64.self, forKey: .ts) ?? 0, body: body)
+        self.init(
+            eventId: try c.decode(String.self, forKey: .eventId), userId: try c.decode(String.self, forKey: .userId),
+            ts: try c.decodeIfPresent(UInt64.self, forKey: .ts) ?? 0, body: body)
     }
 
     /// UTF-8 JSON bytes with sorted keys (stable output for journals and tests).

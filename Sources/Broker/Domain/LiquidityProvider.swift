@@ -22,8 +22,10 @@ public struct SimulatedLiquidityProvider: Sendable {
         public var owner: UInt64
 
         /// Creates a ladder shape; every value is validated (levels 1...50, sizes and ticks > 0).
-        public init(levels: Int = 5, sizePerLevel: Int64 = 1_000, halfSpreadTicks: Int64 = 1,
-                    levelSpacingTicks: Int64 = 1, owner: UInt64 = 0) {
+        public init(
+            levels: Int = 5, sizePerLevel: Int64 = 1_000, halfSpreadTicks: Int64 = 1,
+            levelSpacingTicks: Int64 = 1, owner: UInt64 = 0
+        ) {
             precondition((1...50).contains(levels) && sizePerLevel > 0 && halfSpreadTicks > 0 && levelSpacingTicks > 0)
             self.levels = levels
             self.sizePerLevel = sizePerLevel
@@ -61,8 +63,11 @@ public struct SimulatedLiquidityProvider: Sendable {
         }
     }
 
-    private mutating func post(_ side: OrderSide, _ price: Int64, _ book: inout OrderBook, _ events: inout [OrderBookEvent]) {
-        let req = OrderBookRequest(side: side, qty: configuration.sizePerLevel, price: price, owner: configuration.owner)
+    private mutating func post(
+        _ side: OrderSide, _ price: Int64, _ book: inout OrderBook, _ events: inout [OrderBookEvent]
+    ) {
+        let req = OrderBookRequest(
+            side: side, qty: configuration.sizePerLevel, price: price, owner: configuration.owner)
         if let id = book.submit(req, events: &events), book.order(id) != nil { live.append(id) }
     }
 
@@ -94,25 +99,34 @@ public struct MatchingEngine: Sendable {
     }
 
     /// The symbol id encoded in an order id (high 32 bits).
-    @inlinable public static func symbolId(ofOrder orderId: UInt64) -> Int32 { Int32(truncatingIfNeeded: orderId >> 32) }
+    @inlinable public static func symbolId(ofOrder orderId: UInt64) -> Int32 {
+        Int32(truncatingIfNeeded: orderId >> 32)
+    }
 
     /// Submits to the book of `symbolId` (which must be in range).
     @discardableResult
-    public mutating func submit(symbolId: Int32, _ request: OrderBookRequest, events: inout [OrderBookEvent]) -> UInt64? {
+    public mutating func submit(symbolId: Int32, _ request: OrderBookRequest, events: inout [OrderBookEvent]) -> UInt64?
+    {
         books[Int(symbolId)].submit(request, events: &events)
     }
 
     /// Cancels by order id; unknown symbols answer `.cancelRejected(.unknownOrder)`.
     public mutating func cancel(_ orderId: UInt64, events: inout [OrderBookEvent]) {
         let s = Int(Self.symbolId(ofOrder: orderId))
-        guard s < books.count else { events.append(.cancelRejected(orderId: orderId, reason: .unknownOrder)); return }
+        guard s < books.count else {
+            events.append(.cancelRejected(orderId: orderId, reason: .unknownOrder))
+            return
+        }
         books[s].cancel(orderId, events: &events)
     }
 
     /// Cancel/replace by order id; see `OrderBook.replace`.
     public mutating func replace(_ orderId: UInt64, qty: Int64, price: Int64, events: inout [OrderBookEvent]) {
         let s = Int(Self.symbolId(ofOrder: orderId))
-        guard s < books.count else { events.append(.cancelRejected(orderId: orderId, reason: .unknownOrder)); return }
+        guard s < books.count else {
+            events.append(.cancelRejected(orderId: orderId, reason: .unknownOrder))
+            return
+        }
         books[s].replace(orderId, qty: qty, price: price, events: &events)
     }
 

@@ -8,7 +8,7 @@
 //   doubly-linked FIFO through the nodes' `prev`/`next`, so cancel unlinks in O(1).
 // - Each side keeps its levels in one sorted array keyed so the best level is the *last* element
 //   (bids by price, asks by -price): taking out the best level is `removeLast`, finding a level is
-//   a binary search, inserting one shifts only the levels worse than it... in practice a few.
+//   a binary search, and inserting one shifts only the levels better than it, few near the top.
 // - An order id -> node dictionary gives O(1) cancel by id.
 // Trades execute at the resting order's price (the incoming order gets price improvement).
 
@@ -70,9 +70,13 @@ public struct OrderBook: Sendable {
     // MARK: Queries
 
     /// Best bid level, or nil.
-    public var bestBid: OrderBookLevel? { bids.last.map { OrderBookLevel(price: $0.price, qty: $0.qty, orders: Int($0.count)) } }
+    public var bestBid: OrderBookLevel? {
+        bids.last.map { OrderBookLevel(price: $0.price, qty: $0.qty, orders: Int($0.count)) }
+    }
     /// Best ask level, or nil.
-    public var bestAsk: OrderBookLevel? { asks.last.map { OrderBookLevel(price: $0.price, qty: $0.qty, orders: Int($0.count)) } }
+    public var bestAsk: OrderBookLevel? {
+        asks.last.map { OrderBookLevel(price: $0.price, qty: $0.qty, orders: Int($0.count)) }
+    }
     /// Number of live orders.
     public var orderCount: Int { index.count }
 
@@ -86,7 +90,8 @@ public struct OrderBook: Sendable {
     public func order(_ orderId: UInt64) -> OrderBookOrder? {
         guard let slot = index[orderId] else { return nil }
         let n = nodes[Int(slot)]
-        return OrderBookOrder(orderId: n.orderId, owner: n.owner, side: n.side, price: n.price, leaves: n.leaves, cum: n.cum)
+        return OrderBookOrder(
+            orderId: n.orderId, owner: n.owner, side: n.side, price: n.price, leaves: n.leaves, cum: n.cum)
     }
 
     /// Live order ids at one price of one side, in time priority (tests, snapshots).
@@ -95,7 +100,10 @@ public struct OrderBook: Sendable {
         guard found else { return [] }
         var out: [UInt64] = []
         var s = (side == .buy ? bids : asks)[li].head
-        while s >= 0 { out.append(nodes[Int(s)].orderId); s = nodes[Int(s)].next }
+        while s >= 0 {
+            out.append(nodes[Int(s)].orderId)
+            s = nodes[Int(s)].next
+        }
         return out
     }
 
@@ -123,15 +131,19 @@ public struct OrderBook: Sendable {
         let orderId = (UInt64(UInt32(symbolId)) << 32) | nextOrder
         nextOrder += 1
         let price = request.type == .market ? 0 : request.price
-        events.append(.accepted(orderId: orderId, owner: request.owner, side: request.side, price: price, qty: request.qty))
-        var node = Node(orderId: orderId, owner: request.owner, price: price, leaves: request.qty, cum: 0,
-                        side: request.side, prev: -1, next: -1)
+        events.append(
+            .accepted(orderId: orderId, owner: request.owner, side: request.side, price: price, qty: request.qty))
+        var node = Node(
+            orderId: orderId, owner: request.owner, price: price, leaves: request.qty, cum: 0,
+            side: request.side, prev: -1, next: -1)
         match(&node, isMarket: request.type == .market, events: &events)
         if node.leaves > 0 {
             if request.type == .market || request.tif == .ioc {
                 let reason: OrderBookCancelReason = request.type == .market ? .noLiquidity : .immediateOrCancel
-                events.append(.canceled(orderId: orderId, owner: node.owner, canceledQty: node.leaves,
-                                        cumQty: node.cum, reason: reason))
+                events.append(
+                    .canceled(
+                        orderId: orderId, owner: node.owner, canceledQty: node.leaves,
+                        cumQty: node.cum, reason: reason))
             } else {
                 rest(node)
             }
@@ -148,7 +160,8 @@ public struct OrderBook: Sendable {
         let n = nodes[Int(slot)]
         unlink(slot)
         release(slot)
-        events.append(.canceled(orderId: orderId, owner: n.owner, canceledQty: n.leaves, cumQty: n.cum, reason: .requested))
+        events.append(
+            .canceled(orderId: orderId, owner: n.owner, canceledQty: n.leaves, cumQty: n.cum, reason: .requested))
     }
 
     /// Cancel/replace (FIX 35=G): `qty` is the new *total* quantity (FIX OrderQty), so open quantity
@@ -177,8 +190,10 @@ public struct OrderBook: Sendable {
             let delta = n.leaves - newLeaves
             nodes[Int(slot)].leaves = newLeaves
             if n.side == .buy { bids[li].qty -= delta } else { asks[li].qty -= delta }
-            events.append(.replaced(orderId: orderId, owner: n.owner, price: price, qty: qty, leaves: newLeaves,
-                                    keptPriority: true))
+            events.append(
+                .replaced(
+                    orderId: orderId, owner: n.owner, price: price, qty: qty, leaves: newLeaves,
+                    keptPriority: true))
             return
         }
         unlink(slot)
@@ -187,8 +202,10 @@ public struct OrderBook: Sendable {
         n.leaves = newLeaves
         n.prev = -1
         n.next = -1
-        events.append(.replaced(orderId: orderId, owner: n.owner, price: price, qty: qty, leaves: newLeaves,
-                                keptPriority: false))
+        events.append(
+            .replaced(
+                orderId: orderId, owner: n.owner, price: price, qty: qty, leaves: newLeaves,
+                keptPriority: false))
         match(&n, isMarket: false, events: &events)
         if n.leaves > 0 { rest(n) }
     }
@@ -224,10 +241,12 @@ public struct OrderBook: Sendable {
             let tradeId = (UInt64(UInt32(symbolId)) << 32) | nextTrade
             nextTrade += 1
             let (b, s) = buying ? (incoming, passive) : (passive, incoming)
-            events.append(.trade(OrderBookTrade(
-                tradeId: tradeId, price: passive.price, qty: fill, aggressor: incoming.side,
-                buyOrderId: b.orderId, buyOwner: b.owner, buyLeaves: b.leaves, buyCum: b.cum,
-                sellOrderId: s.orderId, sellOwner: s.owner, sellLeaves: s.leaves, sellCum: s.cum)))
+            events.append(
+                .trade(
+                    OrderBookTrade(
+                        tradeId: tradeId, price: passive.price, qty: fill, aggressor: incoming.side,
+                        buyOrderId: b.orderId, buyOwner: b.owner, buyLeaves: b.leaves, buyCum: b.cum,
+                        sellOrderId: s.orderId, sellOwner: s.owner, sellLeaves: s.leaves, sellCum: s.cum)))
             if passive.leaves == 0 {
                 unlink(slot)
                 release(slot)

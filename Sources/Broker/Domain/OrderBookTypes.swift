@@ -47,8 +47,10 @@ public struct OrderBookRequest: Equatable, Sendable {
     public var owner: UInt64
 
     /// Creates a request.
-    public init(side: OrderSide, type: OrderType = .limit, qty: Int64, price: Int64 = 0,
-                tif: TimeInForce = .day, owner: UInt64) {
+    public init(
+        side: OrderSide, type: OrderType = .limit, qty: Int64, price: Int64 = 0,
+        tif: TimeInForce = .day, owner: UInt64
+    ) {
         self.side = side
         self.type = type
         self.qty = qty

@@ -122,7 +122,8 @@ extension SymbolUniverse {
         let fm = FileManager.default
         if fm.fileExists(atPath: path) { return path }
         if path.hasPrefix("/") { return nil }
-        let exe = executablePath ?? (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let exe =
+            executablePath ?? (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments.first ?? ""
         var dir = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast()
         for _ in 0..<5 where !dir.isEmpty {

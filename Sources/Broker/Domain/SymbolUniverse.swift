@@ -67,7 +67,10 @@ public final class SymbolUniverse: Sendable {
         for (index, listing) in listings.enumerated() {
             let utf8 = Array(listing.symbol.utf8)
             guard Self.isValidSymbol(utf8) else { throw .invalidSymbol(source: "listings", line: index + 1) }
-            guard seen.insert(listing.symbol).inserted else { skipped += 1; continue }
+            guard seen.insert(listing.symbol).inserted else {
+                skipped += 1
+                continue
+            }
             bytes.append(contentsOf: utf8)
             offsets.append(Int32(bytes.count))
             names.append(listing.symbol)

@@ -35,6 +35,8 @@ public enum BrokerRoles {
         switch context.role {
         case "fanout":
             try FanoutNode.runRole(context)
+        case "bench":
+            try BenchRole.run(context)
         default:
             throw RoleError("unknown role '\(context.role)' (see broker --help)")
         }

@@ -1,6 +1,7 @@
 // End-to-end domain check: users trade through the order book against the liquidity provider and
 // each other; ledger events derived from the book's events keep money and shares conserved.
 import Testing
+
 @testable import Broker
 
 @Suite struct ConservationTests {
@@ -38,22 +39,31 @@ import Testing
                 if side == .sell && held < qty { continue }
                 n += 1
                 let ledgerId = "o\(n)"
-                guard ledger(u, .orderPlaced(orderId: ledgerId, symbol: "SYM", side: side, qty: qty,
-                                             reservePrice: limit)) == .applied else { continue }
+                guard
+                    ledger(
+                        u,
+                        .orderPlaced(
+                            orderId: ledgerId, symbol: "SYM", side: side, qty: qty,
+                            reservePrice: limit)) == .applied
+                else { continue }
                 let tif: TimeInForce = next(3) == 0 ? .ioc : .day
-                let id = book.submit(OrderBookRequest(side: side, qty: qty, price: limit, tif: tif, owner: UInt64(u)),
-                                     events: &events)!
+                let id = book.submit(
+                    OrderBookRequest(side: side, qty: qty, price: limit, tif: tif, owner: UInt64(u)),
+                    events: &events)!
                 orderIds[id] = ledgerId
             }
             for e in events {
                 lp.observe(e)
                 switch e {
                 case .trade(let t):
-                    for (owner, orderId, leaves, execId) in [(t.buyOwner, t.buyOrderId, t.buyLeaves, t.buyExecId),
-                                                             (t.sellOwner, t.sellOrderId, t.sellLeaves, t.sellExecId)]
+                    for (owner, orderId, leaves, execId) in [
+                        (t.buyOwner, t.buyOrderId, t.buyLeaves, t.buyExecId),
+                        (t.sellOwner, t.sellOrderId, t.sellLeaves, t.sellExecId),
+                    ]
                     where owner != lpOwner {
                         let oid = orderIds[orderId]!
-                        let body: LedgerEvent.Body = leaves == 0
+                        let body: LedgerEvent.Body =
+                            leaves == 0
                             ? .orderFilled(orderId: oid, execId: "\(execId)", price: t.price, qty: t.qty)
                             : .orderPartiallyFilled(orderId: oid, execId: "\(execId)", price: t.price, qty: t.qty)
                         #expect(ledger(Int(owner), body) == .applied)

@@ -1,5 +1,6 @@
 // Tests for strict decimal parsing/formatting and the cash rounding rule.
 import Testing
+
 @testable import Broker
 
 @Suite struct FixedPointDecimalTests {

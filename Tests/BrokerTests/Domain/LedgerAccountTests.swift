@@ -1,5 +1,6 @@
 // Tests for ledger event application, idempotency, replay, conservation and event JSON.
 import Testing
+
 @testable import Broker
 
 private func money(_ s: String) -> Int64 { try! FixedPointDecimal.parse(s, scale: 2, allowNegative: true) }
@@ -31,8 +32,9 @@ private func price(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) 
 
     @Test mutating func buyLifecycleReservesAndReleases() {
         apply(.deposit(amount: money("100000.00")))
-        #expect(apply(.orderPlaced(orderId: "o1", symbol: "TCS", side: .buy, qty: 10, reservePrice: price("2450.50")))
-            == .applied)
+        #expect(
+            apply(.orderPlaced(orderId: "o1", symbol: "TCS", side: .buy, qty: 10, reservePrice: price("2450.50")))
+                == .applied)
         #expect(account.reservedCash == money("24505.00"))
         #expect(account.buyingPower == money("75495.00"))
         #expect(apply(.orderPartiallyFilled(orderId: "o1", execId: "x1", price: price("2450.00"), qty: 4)) == .applied)
@@ -55,12 +57,14 @@ private func price(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) 
         apply(.orderPlaced(orderId: "b2", symbol: "X", side: .buy, qty: 1, reservePrice: price("104")))
         apply(.orderFilled(orderId: "b2", execId: "x2", price: price("104"), qty: 1))
         #expect(account.holdings["X"]!.averagePrice == price("101"))
-        #expect(apply(.orderPlaced(orderId: "s1", symbol: "X", side: .sell, qty: 5, reservePrice: 0))
-            == .refused(.insufficientHoldings))
+        #expect(
+            apply(.orderPlaced(orderId: "s1", symbol: "X", side: .sell, qty: 5, reservePrice: 0))
+                == .refused(.insufficientHoldings))
         #expect(apply(.orderPlaced(orderId: "s1", symbol: "X", side: .sell, qty: 2, reservePrice: 0)) == .applied)
         #expect(account.holdings["X"]!.reservedQty == 2)
-        #expect(apply(.orderPlaced(orderId: "s2", symbol: "X", side: .sell, qty: 3, reservePrice: 0))
-            == .refused(.insufficientHoldings))
+        #expect(
+            apply(.orderPlaced(orderId: "s2", symbol: "X", side: .sell, qty: 3, reservePrice: 0))
+                == .refused(.insufficientHoldings))
         apply(.orderFilled(orderId: "s1", execId: "x3", price: price("110"), qty: 2))
         var h = account.holdings["X"]!
         #expect(h.qty == 2 && h.reservedQty == 0)
@@ -91,13 +95,18 @@ private func price(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) 
 
     @Test mutating func reservationLimitsAndOverfill() {
         apply(.deposit(amount: money("100.00")))
-        #expect(apply(.orderPlaced(orderId: "o1", symbol: "A", side: .buy, qty: 11, reservePrice: price("10")))
-            == .refused(.insufficientFunds))
-        #expect(apply(.orderPlaced(orderId: "o1", symbol: "A", side: .buy, qty: 10, reservePrice: price("10"))) == .applied)
-        #expect(apply(.orderPlaced(orderId: "o1", symbol: "A", side: .buy, qty: 1, reservePrice: price("1")))
-            == .refused(.duplicateOrder))
+        #expect(
+            apply(.orderPlaced(orderId: "o1", symbol: "A", side: .buy, qty: 11, reservePrice: price("10")))
+                == .refused(.insufficientFunds))
+        #expect(
+            apply(.orderPlaced(orderId: "o1", symbol: "A", side: .buy, qty: 10, reservePrice: price("10"))) == .applied)
+        #expect(
+            apply(.orderPlaced(orderId: "o1", symbol: "A", side: .buy, qty: 1, reservePrice: price("1")))
+                == .refused(.duplicateOrder))
         #expect(apply(.withdrawal(amount: 1)) == .refused(.insufficientFunds))
-        #expect(apply(.orderPartiallyFilled(orderId: "o1", execId: "x1", price: price("10"), qty: 11)) == .refused(.overfill))
+        #expect(
+            apply(.orderPartiallyFilled(orderId: "o1", execId: "x1", price: price("10"), qty: 11))
+                == .refused(.overfill))
         #expect(account.reservedCash == money("100.00"))
     }
 
@@ -107,7 +116,8 @@ private func price(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) 
         apply(.orderPartiallyFilled(orderId: "o1", execId: "x1", price: price("50"), qty: 4))
         #expect(apply(.orderReplaced(orderId: "o1", qty: 20, reservePrice: price("45"))) == .applied)
         #expect(account.reservedCash == money("720.00"))  // 16 open x 45
-        #expect(apply(.orderReplaced(orderId: "o1", qty: 40, reservePrice: price("50"))) == .refused(.insufficientFunds))
+        #expect(
+            apply(.orderReplaced(orderId: "o1", qty: 40, reservePrice: price("50"))) == .refused(.insufficientFunds))
         #expect(apply(.orderReplaced(orderId: "o1", qty: 4, reservePrice: price("50"))) == .refused(.invalidAmount))
         #expect(apply(.orderReplaced(orderId: "o1", qty: 5, reservePrice: price("50"))) == .applied)
         #expect(account.reservedCash == money("50.00"))
@@ -153,6 +163,20 @@ private func price(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) 
         #expect(incremental.holdings.values.contains { $0.realisedPnL != 0 })
     }
 
+    @Test func manyAccountsReplayFromOneStream() throws {
+        let stream = LedgerTestStream.make(seed: 11, count: 500, users: ["a", "b", "c"])
+        var live = LedgerAccounts()
+        for e in stream.events { live.apply(e) }
+        #expect(live.accounts.count == 3)
+        #expect(LedgerAccounts(replaying: stream.unique) == live)
+        #expect(live["a"] == LedgerAccount.replay(userId: "a", events: stream.events))
+        #expect(live["nobody"].cash == 0)
+        // Through JSON and back (the journal/Kafka form), the replay is the same.
+        let decoded = try stream.events.map { try LedgerEvent(json: $0.jsonBytes()) }
+        #expect(LedgerAccounts(replaying: decoded) == live)
+        #expect(live.accounts.values.allSatisfy { $0.invariantViolations().isEmpty })
+    }
+
     @Test func eventJSONRoundTrips() throws {
         let bodies: [LedgerEvent.Body] = [
             .deposit(amount: money("10000.00")), .withdrawal(amount: 5),
@@ -167,8 +191,9 @@ private func price(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) 
             let e = LedgerEvent(eventId: "e/1", userId: "u1", ts: 1_795_788_017_526_000_000, body: body)
             #expect(try LedgerEvent(json: e.jsonBytes()) == e)
         }
-        let json = String(decoding: LedgerEvent(eventId: "e1", userId: "u1", body: .deposit(amount: 1_000_000)).jsonBytes(),
-                          as: UTF8.self)
+        let json = String(
+            decoding: LedgerEvent(eventId: "e1", userId: "u1", body: .deposit(amount: 1_000_000)).jsonBytes(),
+            as: UTF8.self)
         #expect(json == #"{"amount":"10000.00","event_id":"e1","ts":0,"type":"DEPOSIT","user_id":"u1"}"#)
     }
 
@@ -188,7 +213,10 @@ private func price(_ s: String) -> Int64 { try! FixedPointDecimal.parsePrice(s) 
 
 /// Seeded event streams for replay and conservation tests.
 enum LedgerTestStream {
-    struct Stream { var events: [LedgerEvent]; var unique: [LedgerEvent] }
+    struct Stream {
+        var events: [LedgerEvent]
+        var unique: [LedgerEvent]
+    }
 
     static func make(seed: UInt64, count: Int, users: [String]) -> Stream {
         var rng = seed
@@ -223,10 +251,18 @@ enum LedgerTestStream {
                 var qty = Int64(1 + next(20))
                 if side == .sell {
                     qty = min(qty, held[u + symbol] ?? 0)
-                    if qty == 0 { side = .buy; qty = 5 } else { held[u + symbol]! -= qty }
+                    if qty == 0 {
+                        side = .buy
+                        qty = 5
+                    } else {
+                        held[u + symbol]! -= qty
+                    }
                 }
-                emit(u, .orderPlaced(orderId: oid, symbol: symbol, side: side, qty: qty,
-                                     reservePrice: Int64(900_000 + next(200_000))))
+                emit(
+                    u,
+                    .orderPlaced(
+                        orderId: oid, symbol: symbol, side: side, qty: qty,
+                        reservePrice: Int64(900_000 + next(200_000))))
                 open.append((u, oid, side, qty, symbol))
             case 5...8 where !open.isEmpty:
                 let i = next(open.count)
@@ -234,16 +270,21 @@ enum LedgerTestStream {
                 let final = q == open[i].left
                 let px = Int64(900_000 + next(100_000))
                 let execId = "x\(k)"
-                emit(open[i].user, final
-                    ? .orderFilled(orderId: open[i].order, execId: execId, price: px, qty: q)
-                    : .orderPartiallyFilled(orderId: open[i].order, execId: execId, price: px, qty: q))
+                emit(
+                    open[i].user,
+                    final
+                        ? .orderFilled(orderId: open[i].order, execId: execId, price: px, qty: q)
+                        : .orderPartiallyFilled(orderId: open[i].order, execId: execId, price: px, qty: q))
                 if open[i].side == .buy { held[open[i].user + open[i].symbol, default: 0] += q }
                 if final { open.remove(at: i) } else { open[i].left -= q }
             case 9 where !open.isEmpty:
                 let i = next(open.count)
                 if open[i].side == .sell { held[open[i].user + open[i].symbol, default: 0] += open[i].left }
-                emit(open[i].user, next(2) == 0 ? .orderCanceled(orderId: open[i].order)
-                                                : .orderRejected(orderId: open[i].order, reason: "r"))
+                emit(
+                    open[i].user,
+                    next(2) == 0
+                        ? .orderCanceled(orderId: open[i].order)
+                        : .orderRejected(orderId: open[i].order, reason: "r"))
                 open.remove(at: i)
             default: break
             }

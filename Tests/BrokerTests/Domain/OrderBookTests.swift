@@ -1,5 +1,6 @@
 // Tests for the price-time priority order book, the liquidity provider and the engine router.
 import Testing
+
 @testable import Broker
 
 private func px(_ whole: Int64) -> Int64 { whole * 10_000 }
@@ -13,8 +14,10 @@ private func trades(_ events: [OrderBookEvent]) -> [OrderBookTrade] {
     var events: [OrderBookEvent] = []
 
     @discardableResult
-    mutating func limit(_ side: OrderSide, _ qty: Int64, _ price: Int64, owner: UInt64 = 1,
-                        tif: TimeInForce = .day) -> UInt64? {
+    mutating func limit(
+        _ side: OrderSide, _ qty: Int64, _ price: Int64, owner: UInt64 = 1,
+        tif: TimeInForce = .day
+    ) -> UInt64? {
         book.submit(OrderBookRequest(side: side, qty: qty, price: price, tif: tif, owner: owner), events: &events)
     }
 
@@ -28,8 +31,11 @@ private func trades(_ events: [OrderBookEvent]) -> [OrderBookTrade] {
         #expect(trades(events).isEmpty)
         #expect(book.bestBid == OrderBookLevel(price: px(101), qty: 5, orders: 1))
         #expect(book.bestAsk == OrderBookLevel(price: px(103), qty: 7, orders: 1))
-        #expect(book.depth(.buy, levels: 5) == [OrderBookLevel(price: px(101), qty: 5, orders: 1),
-                                                OrderBookLevel(price: px(100), qty: 13, orders: 2)])
+        #expect(
+            book.depth(.buy, levels: 5) == [
+                OrderBookLevel(price: px(101), qty: 5, orders: 1),
+                OrderBookLevel(price: px(100), qty: 13, orders: 2),
+            ])
         #expect(book.orderCount == 4)
     }
 
@@ -74,8 +80,11 @@ private func trades(_ events: [OrderBookEvent]) -> [OrderBookTrade] {
 
     @Test mutating func marketOrderOnEmptyBook() {
         let m = book.submit(OrderBookRequest(side: .buy, type: .market, qty: 3, owner: 7), events: &events)!
-        #expect(events == [.accepted(orderId: m, owner: 7, side: .buy, price: 0, qty: 3),
-                           .canceled(orderId: m, owner: 7, canceledQty: 3, cumQty: 0, reason: .noLiquidity)])
+        #expect(
+            events == [
+                .accepted(orderId: m, owner: 7, side: .buy, price: 0, qty: 3),
+                .canceled(orderId: m, owner: 7, canceledQty: 3, cumQty: 0, reason: .noLiquidity),
+            ])
     }
 
     @Test mutating func iocFillsWhatCrossesAndCancelsTheRest() {
@@ -141,9 +150,11 @@ private func trades(_ events: [OrderBookEvent]) -> [OrderBookTrade] {
         limit(.buy, 1, px(101))
         events.removeAll()
         book.replace(b, qty: 10, price: px(103), events: &events)
-        #expect(events.first == .replaced(orderId: b, owner: 1, price: px(103), qty: 10, leaves: 10, keptPriority: false))
+        #expect(
+            events.first == .replaced(orderId: b, owner: 1, price: px(103), qty: 10, leaves: 10, keptPriority: false))
         let t = trades(events)
-        #expect(t.count == 1 && t[0].buyOrderId == b && t[0].sellOrderId == s && t[0].qty == 5 && t[0].aggressor == .buy)
+        #expect(
+            t.count == 1 && t[0].buyOrderId == b && t[0].sellOrderId == s && t[0].qty == 5 && t[0].aggressor == .buy)
         #expect(book.order(b)?.leaves == 5 && book.order(b)?.price == px(103))
         #expect(book.queue(.buy, price: px(100)).isEmpty)
         #expect(book.bestBid?.price == px(103))
@@ -157,10 +168,13 @@ private func trades(_ events: [OrderBookEvent]) -> [OrderBookTrade] {
         book.replace(s, qty: 8, price: 1_000_050, events: &events)  // off the 0.01 tick
         book.replace(s, qty: 8, price: 0, events: &events)
         book.replace(99, qty: 8, price: px(100), events: &events)
-        #expect(events == [.cancelRejected(orderId: s, reason: .invalidQuantity),
-                           .cancelRejected(orderId: s, reason: .invalidPrice),
-                           .cancelRejected(orderId: s, reason: .invalidPrice),
-                           .cancelRejected(orderId: 99, reason: .unknownOrder)])
+        #expect(
+            events == [
+                .cancelRejected(orderId: s, reason: .invalidQuantity),
+                .cancelRejected(orderId: s, reason: .invalidPrice),
+                .cancelRejected(orderId: s, reason: .invalidPrice),
+                .cancelRejected(orderId: 99, reason: .unknownOrder),
+            ])
         #expect(book.order(s)?.leaves == 6)
     }
 
@@ -169,8 +183,11 @@ private func trades(_ events: [OrderBookEvent]) -> [OrderBookTrade] {
         #expect(limit(.buy, -3, px(100), owner: 5) == nil)
         #expect(limit(.buy, 1, 0, owner: 5) == nil)
         #expect(limit(.buy, 1, 1_000_050, owner: 5) == nil)
-        #expect(events == [.rejected(owner: 5, reason: .invalidQuantity), .rejected(owner: 5, reason: .invalidQuantity),
-                           .rejected(owner: 5, reason: .invalidPrice), .rejected(owner: 5, reason: .offTick)])
+        #expect(
+            events == [
+                .rejected(owner: 5, reason: .invalidQuantity), .rejected(owner: 5, reason: .invalidQuantity),
+                .rejected(owner: 5, reason: .invalidPrice), .rejected(owner: 5, reason: .offTick),
+            ])
         #expect(book.orderCount == 0)
     }
 
@@ -199,9 +216,13 @@ private func trades(_ events: [OrderBookEvent]) -> [OrderBookTrade] {
             switch next(10) {
             case 0...5:
                 let type: OrderType = next(10) == 0 ? .market : .limit
-                let req = OrderBookRequest(side: next(2) == 0 ? .buy : .sell, type: type, qty: 1 + next(20),
-                                           price: px(95 + next(10)), tif: next(5) == 0 ? .ioc : .day, owner: 1)
-                if let id = book.submit(req, events: &events) { live.append(id); submitted += req.qty }
+                let req = OrderBookRequest(
+                    side: next(2) == 0 ? .buy : .sell, type: type, qty: 1 + next(20),
+                    price: px(95 + next(10)), tif: next(5) == 0 ? .ioc : .day, owner: 1)
+                if let id = book.submit(req, events: &events) {
+                    live.append(id)
+                    submitted += req.qty
+                }
             case 6...7 where !live.isEmpty:
                 book.cancel(live[Int(next(UInt64(live.count)))], events: &events)
             case 8...9 where !live.isEmpty:
@@ -249,16 +270,21 @@ private func trades(_ events: [OrderBookEvent]) -> [OrderBookTrade] {
                 book.cancel(ids[Int(next(UInt64(ids.count)))], events: &events)
             } else {
                 let q = 1 + next(50)
-                let req = OrderBookRequest(side: next(2) == 0 ? .buy : .sell, type: next(8) == 0 ? .market : .limit,
-                                           qty: q, price: px(100 + next(6)), tif: next(4) == 0 ? .ioc : .day, owner: 1)
-                if let id = book.submit(req, events: &events) { ids.append(id); submitted += q }
+                let req = OrderBookRequest(
+                    side: next(2) == 0 ? .buy : .sell, type: next(8) == 0 ? .market : .limit,
+                    qty: q, price: px(100 + next(6)), tif: next(4) == 0 ? .ioc : .day, owner: 1)
+                if let id = book.submit(req, events: &events) {
+                    ids.append(id)
+                    submitted += q
+                }
             }
             for e in events {
                 if case .trade(let t) = e { filled += 2 * t.qty }
                 if case .canceled(_, _, let q, _, _) = e { canceled += q }
             }
         }
-        let resting = book.depth(.buy, levels: 100).reduce(0) { $0 + $1.qty }
+        let resting =
+            book.depth(.buy, levels: 100).reduce(0) { $0 + $1.qty }
             + book.depth(.sell, levels: 100).reduce(0) { $0 + $1.qty }
         #expect(submitted == filled + canceled + resting)
     }
@@ -279,7 +305,9 @@ private func trades(_ events: [OrderBookEvent]) -> [OrderBookTrade] {
         let t = trades(events)
         #expect(t.map(\.qty) == [100, 50])
         #expect(lp.position == -150)
-        let userPaid = t.reduce(Int64(0)) { $0 + FixedPointDecimal.cashValue(price: $1.price, qty: $1.qty, rounding: .halfUp)! }
+        let userPaid = t.reduce(Int64(0)) {
+            $0 + FixedPointDecimal.cashValue(price: $1.price, qty: $1.qty, rounding: .halfUp)!
+        }
         #expect(lp.cash == userPaid)
         // A refresh replaces the ladder: no stale orders left behind.
         events.removeAll()

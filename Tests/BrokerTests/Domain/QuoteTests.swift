@@ -1,6 +1,7 @@
 // Tests for the quote's client JSON and binary Kafka encoding.
 import Testing
 import Wire
+
 @testable import Broker
 
 @Suite struct QuoteTests {
@@ -10,15 +11,17 @@ import Wire
     ])
 
     var sample: Quote {
-        Quote(symbolId: 1, bid: 24_505_000, ask: 24_510_000, last: 24_507_500, bidSize: 100, askSize: 200,
-              lastSize: 5, ts: 1_795_788_017_526_000_000, seq: 42)
+        Quote(
+            symbolId: 1, bid: 24_505_000, ask: 24_510_000, last: 24_507_500, bidSize: 100, askSize: 200,
+            lastSize: 5, ts: 1_795_788_017_526_000_000, seq: 42)
     }
 
     @Test func jsonMessageMatchesDesign() {
         var buf = ByteBuffer()
         sample.writeJSONMessage(into: &buf, symbols: universe)
-        #expect(buf.readableString == #"{"type":"quote","symbol":"RELIANCE","ltp":2450.75,"bid":2450.50,"#
-            + #""ask":2451.00,"ts":1795788017526000000,"seq":42}"#)
+        #expect(
+            buf.readableString == #"{"type":"quote","symbol":"RELIANCE","ltp":2450.75,"bid":2450.50,"#
+                + #""ask":2451.00,"ts":1795788017526000000,"seq":42}"#)
         #expect(buf.readableBytes <= Quote.maxJSONMessageBytes)
     }
 
@@ -33,15 +36,19 @@ import Wire
         q.seq = 43
         q.writeJSONObject(into: &buf, symbols: universe)
         buf.writeStaticString(Quote.batchSuffix)
-        #expect(buf.readableString == #"{"type":"quotes","data":[{"symbol":"RELIANCE","ltp":2450.75,"bid":2450.50,"#
-            + #""ask":2451.00,"ts":1795788017526000000,"seq":42},{"symbol":"TCS","ltp":3500.0001,"bid":2450.50,"#
-            + #""ask":2451.00,"ts":1795788017526000000,"seq":43}]}"#)
+        #expect(
+            buf.readableString == #"{"type":"quotes","data":[{"symbol":"RELIANCE","ltp":2450.75,"bid":2450.50,"#
+                + #""ask":2451.00,"ts":1795788017526000000,"seq":42},{"symbol":"TCS","ltp":3500.0001,"bid":2450.50,"#
+                + #""ask":2451.00,"ts":1795788017526000000,"seq":43}]}"#)
     }
 
     @Test func jsonEncodingDoesNotGrowAPreparedBuffer() {
         var buf = ByteBuffer(capacity: 4096)
         let capacity = buf.capacity
-        for _ in 0..<10 { sample.writeJSONMessage(into: &buf, symbols: universe); buf.clear() }
+        for _ in 0..<10 {
+            sample.writeJSONMessage(into: &buf, symbols: universe)
+            buf.clear()
+        }
         #expect(buf.capacity == capacity)
     }
 

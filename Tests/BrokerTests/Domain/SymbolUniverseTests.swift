@@ -1,6 +1,7 @@
 // Tests for interning, allocation-free lookup, CSV loading and the generated universe.
 import Testing
 import Wire
+
 @testable import Broker
 
 @Suite struct SymbolUniverseTests {
@@ -32,15 +33,17 @@ import Wire
     }
 
     @Test func csvWithBomQuotesFooterAndDuplicates() throws {
-        let csv = "\u{FEFF}SYMBOL,NAME OF COMPANY\r\nM&M,Mahindra & Mahindra Limited\r\n"
+        let csv =
+            "\u{FEFF}SYMBOL,NAME OF COMPANY\r\nM&M,Mahindra & Mahindra Limited\r\n"
             + "AAL,\"American Airlines Group, Inc. - Common Stock\"\r\nQ,\"Say \"\"hi\"\"\"\r\n\r\n"
             + "File Creation Time: 0731202621:31,\n,\n"
         let rows = try SymbolUniverse.parseCSV(Array(csv.utf8), source: "t")
-        #expect(rows == [
-            SymbolListing(symbol: "M&M", companyName: "Mahindra & Mahindra Limited"),
-            SymbolListing(symbol: "AAL", companyName: "American Airlines Group, Inc. - Common Stock"),
-            SymbolListing(symbol: "Q", companyName: "Say \"hi\""),
-        ])
+        #expect(
+            rows == [
+                SymbolListing(symbol: "M&M", companyName: "Mahindra & Mahindra Limited"),
+                SymbolListing(symbol: "AAL", companyName: "American Airlines Group, Inc. - Common Stock"),
+                SymbolListing(symbol: "Q", companyName: "Say \"hi\""),
+            ])
         let u = try SymbolUniverse(listings: rows + [SymbolListing(symbol: "AAL", companyName: "dup")])
         #expect(u.count == 3)
         #expect(u.duplicatesSkipped == 1)
@@ -82,6 +85,17 @@ import Wire
         let (u, source) = try SymbolUniverse.loadOrGenerate(files: [], fallbackCount: 50)
         #expect(source == .generated(count: 50))
         #expect(u.count == 50)
+    }
+
+    @Test func resolvesRelativeToTheExecutable() throws {
+        let (_, source) = try SymbolUniverse.loadOrGenerate()
+        guard case .files(let files) = source, let first = files.first else { return }
+        // The test runs from the package root; pretend the binary sits three directories deeper.
+        let root = first.hasPrefix("/") ? String(first.dropLast(SymbolUniverse.defaultFiles[0].count)) : ""
+        let fakeExe = root + "Sources/Broker/Resources/a/b/c/broker"
+        #expect(SymbolUniverse.resolve(path: "Resources/README.md", executablePath: fakeExe) != nil)
+        #expect(SymbolUniverse.resolve(path: "Resources/nothing.csv", executablePath: fakeExe) == nil)
+        #expect(SymbolUniverse.resolve(path: "/etc/hostname-not-here", executablePath: fakeExe) == nil)
     }
 
     @Test func fingerprintDistinguishesUniverses() {

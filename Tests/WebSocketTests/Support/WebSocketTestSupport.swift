@@ -24,13 +24,14 @@ func feed(_ sm: inout WebSocketStateMachine, _ bytes: [UInt8], chunk: Int? = nil
     -> [WebSocketAction] {
     var actions: [WebSocketAction] = []
     var pending: [UInt8] = []
+    var start = 0  // first unconsumed byte of `pending`
     var i = 0
     let step = chunk ?? max(bytes.count, 1)
     repeat {
         let end = min(bytes.count, i + step)
         pending += bytes[i..<end]
         i = end
-        let used = pending.withUnsafeBytes { all -> Int in
+        let used = pending[start...].withUnsafeBytes { all -> Int in
             var offset = 0
             while true {
                 let (action, n) = sm.receive(UnsafeRawBufferPointer(rebasing: all[offset...]), now: now)
@@ -40,7 +41,11 @@ func feed(_ sm: inout WebSocketStateMachine, _ bytes: [UInt8], chunk: Int? = nil
             }
             return offset
         }
-        pending.removeFirst(used)
+        start += used
+        if start > 65536 {
+            pending.removeFirst(start)
+            start = 0
+        }
     } while i < bytes.count
     return actions
 }
