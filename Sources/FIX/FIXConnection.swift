@@ -104,10 +104,16 @@ public final class FIXConnection: TCPConnectionHandler {
         framer = FIXFramer(maxBodyLength: settings.maxBodyLength)
         actions.reserveCapacity(8)
         // Durability before the bytes leave: hooks run before the tick's corked writes (STYLE.md 7).
+        // Once per loop iteration, before the loop's corked writes leave: first make the store
+        // durable, then hand everything the session encoded this tick to the socket in one
+        // buffer (one allocation per tick, not per message, at feed rates; STYLE.md 7).
         loop.addBeforeSleepHook { [weak self] in
-            guard let self, self.storeDirty else { return }
-            self.storeDirty = false
-            self.store.flush()
+            guard let self else { return }
+            if self.storeDirty {
+                self.storeDirty = false
+                self.store.flush()
+            }
+            self.flushOutbound()
         }
     }
 
@@ -129,7 +135,6 @@ public final class FIXConnection: TCPConnectionHandler {
     public func send(_ msgType: FIXMsgType, body: (inout FIXEncoder) -> Void) -> Int? {
         guard let seq = session.send(msgType, now: clock(), body: body) else { return nil }
         storeDirty = true
-        flushOutbound()
         return seq
     }
 
@@ -235,7 +240,6 @@ public final class FIXConnection: TCPConnectionHandler {
     }
 
     private func afterSessionCall() {
-        flushOutbound()
         guard !actions.isEmpty else { return }
         // Index loop: the application may call back into us (send) while we walk the actions.
         var i = 0

@@ -233,8 +233,13 @@ public struct FIXSession<Store: FIXMessageStore> {
         beginHeader(msgType, now: now)
         body(&encoder)
         let r = encoder.finishMessage()
-        encoder.buffer.withUnsafeReadableBytes {
-            store.save(seqNum: seq, message: UnsafeRawBufferPointer(rebasing: $0[r]))
+        if settings.persistMessages {
+            encoder.buffer.withUnsafeReadableBytes {
+                store.save(seqNum: seq, message: UnsafeRawBufferPointer(rebasing: $0[r]))
+            }
+        } else {
+            // Not kept for resend (QuickFIX PersistMessages=N): a ResendRequest gets a GapFill.
+            store.setNextSenderMsgSeqNum(seq + 1)
         }
         lastSentAt = now
         counters.messagesSent += 1

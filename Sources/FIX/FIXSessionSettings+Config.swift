@@ -60,6 +60,10 @@ extension FIXSessionSettings {
                 p + "store_directory", default: "",
                 doc: "Directory of the durable message store (sequence numbers and sent messages survive\n"
                     + "restarts and answer resends); empty keeps them in memory."),
+            .bool(
+                p + "persist_messages", default: true,
+                doc: "Keep sent application messages to answer ResendRequest; market-data sessions may turn\n"
+                    + "it off and answer with a GapFill instead."),
             .string(
                 p + "store_sync", default: "fsync_on_flush",
                 doc: "When store records reach the disk: fsync_on_flush syncs once per loop tick before that\n"
@@ -120,6 +124,7 @@ extension FIXSessionSettings {
             case "nanoseconds": s.timestampPrecision = .nanoseconds
             default: s.timestampPrecision = .milliseconds
             }
+            s.persistMessages = config.bool(p + "persist_messages")
             let dir = config.string(p + "store_directory")
             s.storeDirectory = dir.isEmpty ? nil : dir
             switch config.string(p + "store_sync") {

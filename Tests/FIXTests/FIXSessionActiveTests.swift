@@ -207,6 +207,17 @@ import Wire
         #expect(rig.sent[1][122] != rig.sent[1][52])
     }
 
+    @Test func unpersistedMessagesAreGapFilledOnResend() {
+        var s = FIXSessionSettings.acceptorForTests
+        s.persistMessages = false
+        var rig = loggedOn(s)
+        for i in 0..<3 { rig.session.send(.marketDataIncrementalRefresh, now: rig.now) { $0.field(262, "q\(i)") } }
+        #expect(rig.session.store.savedCount == 0 && rig.session.store.nextSenderMsgSeqNum == 5)
+        rig.drain()
+        rig.checked = rig.sent.count
+        rig.run("I35=2|34=2|7=2|16=0|\nE35=4|34=2|123=Y|36=5|\nN")
+    }
+
     @Test func resendRequestRangeEndingInAdminGapFills() {
         var rig = loggedOn()
         rig.advance(30)  // heartbeat 2
