@@ -103,7 +103,7 @@ public struct FIXMarketDataRequest: Equatable, Sendable {
 /// Writers and readers of 35=W and 35=X bodies.
 public enum FIXMarketData {
     /// Writes a MarketDataSnapshotFullRefresh(W) body: MDReqID, Symbol, then the entries.
-    public static func encodeSnapshot<C: Collection>(
+    @inlinable public static func encodeSnapshot<C: Collection>(
         into e: inout FIXEncoder, mdReqID: String?, symbol: String, entries: C,
         timePrecision: FIXTimestampPrecision = .milliseconds
     ) where C.Element == FIXMDEntry {
@@ -114,7 +114,7 @@ public enum FIXMarketData {
     }
 
     /// Writes a MarketDataIncrementalRefresh(X) body: MDReqID, then entries (each with 279 and 55).
-    public static func encodeIncremental<C: Collection>(
+    @inlinable public static func encodeIncremental<C: Collection>(
         into e: inout FIXEncoder, mdReqID: String?, entries: C,
         timePrecision: FIXTimestampPrecision = .milliseconds
     ) where C.Element == FIXMDEntry {
@@ -123,7 +123,9 @@ public enum FIXMarketData {
         for entry in entries { encodeEntry(entry, into: &e, incremental: true, precision: timePrecision) }
     }
 
-    static func encodeEntry(
+    // Inlinable with its callers so they specialize for the caller's collection: unspecialized
+    // generic iteration allocates coroutine frames per element.
+    @inlinable @usableFromInline static func encodeEntry(
         _ m: FIXMDEntry, into e: inout FIXEncoder, incremental: Bool, precision: FIXTimestampPrecision
     ) {
         if incremental { e.field(FIXTag.mdUpdateAction, char: (m.updateAction ?? .new).rawValue) }
