@@ -6,7 +6,7 @@
 // entries are plain values walked with a non-escaping closure; symbols of up to 15 bytes are
 // Swift small strings and do not allocate.
 
-public import Wire
+import Wire
 
 /// One NoMDEntries(268) entry.
 public struct FIXMDEntry: Equatable, Sendable {
@@ -125,7 +125,7 @@ public enum FIXMarketData {
 
     // Inlinable with its callers so they specialize for the caller's collection: unspecialized
     // generic iteration allocates coroutine frames per element.
-    @inlinable @usableFromInline static func encodeEntry(
+    @inlinable static func encodeEntry(
         _ m: FIXMDEntry, into e: inout FIXEncoder, incremental: Bool, precision: FIXTimestampPrecision
     ) {
         if incremental { e.field(FIXTag.mdUpdateAction, char: (m.updateAction ?? .new).rawValue) }

@@ -5,7 +5,7 @@
 // only: the session writes the header) and `init(_ view:)`. Prices are Int64 scaled by 1e-4,
 // quantities whole shares. Order flow is far below market-data rates, so these use Strings.
 
-public import Wire
+import Wire
 
 /// NewOrderSingle(D).
 public struct FIXNewOrderSingle: Equatable, Sendable {

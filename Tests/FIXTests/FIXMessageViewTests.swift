@@ -76,7 +76,7 @@ import Testing
     @Test func badTagStillYieldsSeqNumForReject() {
         var view = FIXMessageView(capacity: 64)
         let m = fixMessage("35=0|x=1|49=CLIENT|56=EXCH|34=17|52=20260101-00:00:00|")
-        m.withUnsafeBytes { raw in
+        _ = m.withUnsafeBytes { raw in
             #expect(throws: FIXParseError.self) { try view.parse(raw) }
         }
         #expect(view.msgSeqNum == 17 && view.msgType == .heartbeat)
@@ -163,7 +163,7 @@ import Testing
     @Test func tooManyFields() {
         var view = FIXMessageView(capacity: 8)
         let m = fixMessage("35=0|" + hdr + "58=a|")
-        m.withUnsafeBytes { raw in
+        _ = m.withUnsafeBytes { raw in
             #expect(throws: FIXParseError.tooManyFields(limit: 8)) { try view.parse(raw) }
         }
     }

@@ -66,7 +66,7 @@ struct QuickFIXInteropTests {
         ])
         defer {
             peer.terminate()
-            PeerProcess.run(["rm", "-rf", storeDir])
+            _ = PeerProcess.run(["rm", "-rf", storeDir])
         }
         #expect(peer.waitForLine { $0 == "READY" }, "\(peer.output)")
         let app = RecordingApp()
@@ -81,7 +81,7 @@ struct QuickFIXInteropTests {
         #expect(r.wait(seconds: 10) { app.logons == 1 }, "\(peer.output)")
 
         // An order and its execution report.
-        try r.sync {
+        _ = try r.sync {
             initiator.connection.send(
                 FIXNewOrderSingle(
                     clOrdID: "c-1", symbol: "TCS", side: .buy, ordType: .limit, orderQty: 10, price: 35_002_500,
@@ -91,7 +91,7 @@ struct QuickFIXInteropTests {
         #expect(peer.lines.contains("ORDER c-1 TCS 10 3500.25"))
 
         // A market-data snapshot with two entries, read through the group walker.
-        try r.sync {
+        _ = try r.sync {
             initiator.connection.send(
                 FIXMarketDataRequest(
                     mdReqID: "md-1", subscriptionRequestType: .snapshot, entryTypes: [.bid, .offer], symbols: ["TCS"]))
@@ -109,7 +109,7 @@ struct QuickFIXInteropTests {
         #expect(entries.map(\.size) == [100, 50] && entries.allSatisfy { $0.symbol == "TCS" })
 
         // QuickFIX skips three numbers before this report: we must resend-request and recover.
-        try r.sync {
+        _ = try r.sync {
             initiator.connection.send(
                 FIXNewOrderSingle(
                     clOrdID: "GAP", symbol: "TCS", side: .sell, ordType: .market, orderQty: 1, transactTime: .now()))
