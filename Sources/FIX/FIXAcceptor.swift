@@ -22,7 +22,7 @@ public final class FIXAcceptor {
     /// - Throws: `FIXStoreError` when a store cannot be opened, `IOError` when the port cannot be bound.
     public init(
         sessions settings: [FIXSessionSettings], host: String, port: Int, loop: EventLoop,
-        application: (any FIXApplication)?, logger: Logger, clock: @escaping () -> FIXTimestamp = FIXTimestamp.now
+        application: (any FIXApplication)?, logger: Logger = Logger(label: "fix"), clock: @escaping () -> FIXTimestamp = FIXTimestamp.now
     ) throws {
         self.logger = logger
         for s in settings {

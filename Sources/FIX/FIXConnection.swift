@@ -86,7 +86,7 @@ public final class FIXConnection: TCPConnectionHandler {
     /// - Throws: `FIXStoreError` when the store cannot be opened.
     public init(
         settings: FIXSessionSettings, loop: EventLoop, application: (any FIXApplication)?,
-        logger: Logger, clock: @escaping () -> FIXTimestamp = FIXTimestamp.now
+        logger: Logger = Logger(label: "fix"), clock: @escaping () -> FIXTimestamp = FIXTimestamp.now
     ) throws(FIXStoreError) {
         self.settings = settings
         self.loop = loop

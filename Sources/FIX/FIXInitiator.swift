@@ -20,7 +20,7 @@ public final class FIXInitiator {
     /// Creates an initiator for `settings` (role must be `.initiator`).
     /// - Throws: `FIXStoreError` when the store cannot be opened.
     public init(
-        settings: FIXSessionSettings, loop: EventLoop, application: (any FIXApplication)?, logger: Logger,
+        settings: FIXSessionSettings, loop: EventLoop, application: (any FIXApplication)?, logger: Logger = Logger(label: "fix"),
         clock: @escaping () -> FIXTimestamp = FIXTimestamp.now
     ) throws(FIXStoreError) {
         precondition(settings.role == .initiator, "FIXInitiator needs an initiator session")

@@ -28,10 +28,10 @@ import Wire
         let (acceptor, initiator) = try r.sync { () -> (FIXAcceptor, FIXInitiator) in
             let a = try FIXAcceptor(
                 sessions: [self.acceptorSettings(), self.acceptorSettings("OTHER")],
-                host: "127.0.0.1", port: 0, loop: r.loop, application: exchangeApp, logger: testLogger)
+                host: "127.0.0.1", port: 0, loop: r.loop, application: exchangeApp)
             let i = try FIXInitiator(
                 settings: self.initiatorSettings(port: a.port), loop: r.loop,
-                application: clientApp, logger: testLogger)
+                application: clientApp)
             i.start()
             return (a, i)
         }
@@ -63,10 +63,10 @@ import Wire
         let (acceptor, initiator) = try r.sync { () -> (FIXAcceptor, FIXInitiator) in
             let a = try FIXAcceptor(
                 sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop,
-                application: nil, logger: testLogger)
+                application: nil)
             let i = try FIXInitiator(
                 settings: self.initiatorSettings(port: a.port, sender: "STRANGER"), loop: r.loop,
-                application: app, logger: testLogger)
+                application: app)
             i.start()
             return (a, i)
         }
@@ -91,8 +91,7 @@ import Wire
         let app = RecordingApp()
         let initiator = try r.sync { () -> FIXInitiator in
             let i = try FIXInitiator(
-                settings: self.initiatorSettings(port: port), loop: r.loop, application: app,
-                logger: testLogger)
+                settings: self.initiatorSettings(port: port), loop: r.loop, application: app)
             i.start()
             return i
         }
@@ -100,7 +99,7 @@ import Wire
         let acceptor = try r.sync {
             try FIXAcceptor(
                 sessions: [self.acceptorSettings()], host: "127.0.0.1", port: port, loop: r.loop,
-                application: nil, logger: testLogger)
+                application: nil)
         }
         #expect(r.wait(seconds: 8) { app.logons == 1 })
         #expect(try r.sync { initiator.failedAttempts } == 0)
@@ -122,7 +121,7 @@ import Wire
         let acceptor = try r.sync {
             try FIXAcceptor(
                 sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop,
-                application: app, logger: testLogger)
+                application: app)
         }
         let client = try RawClient(port: acceptor.port)
         var logon = ByteBuffer()
@@ -146,7 +145,7 @@ extension FIXConnectionTests {
         let acceptor = try r.sync {
             try FIXAcceptor(
                 sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop,
-                application: nil, logger: testLogger)
+                application: nil)
         }
         let client = try RawClient(port: acceptor.port)
         var ts = ByteBuffer()
@@ -187,10 +186,10 @@ extension FIXConnectionTests {
         let (first, initiator) = try r.sync { () -> (FIXAcceptor, FIXInitiator) in
             let a = try FIXAcceptor(
                 sessions: [accSettings], host: "127.0.0.1", port: 0, loop: r.loop,
-                application: exchangeApp, logger: testLogger)
+                application: exchangeApp)
             let i = try FIXInitiator(
                 settings: self.initiatorSettings(port: a.port), loop: r.loop,
-                application: clientApp, logger: testLogger)
+                application: clientApp)
             i.start()
             return (a, i)
         }
@@ -212,7 +211,7 @@ extension FIXConnectionTests {
         let second = try r.sync {
             try FIXAcceptor(
                 sessions: [accSettings], host: "127.0.0.1", port: port, loop: r.loop,
-                application: exchangeApp, logger: testLogger)
+                application: exchangeApp)
         }
         let store = try r.sync { second.connection(senderCompID: "EXCH", targetCompID: "CLIENT")!.store }
         // Logon 1 and two execution reports were sent; Logon 1 and two orders received.

@@ -74,7 +74,7 @@ struct QuickFIXInteropTests {
         settings.port = port
         settings.heartbeatInterval = 1
         let initiator = try r.sync { () -> FIXInitiator in
-            let i = try FIXInitiator(settings: settings, loop: r.loop, application: app, logger: testLogger)
+            let i = try FIXInitiator(settings: settings, loop: r.loop, application: app)
             i.start()
             return i
         }
@@ -141,8 +141,7 @@ struct QuickFIXInteropTests {
         settings.heartbeatInterval = 1
         let acceptor = try r.sync {
             try FIXAcceptor(
-                sessions: [settings], host: "127.0.0.1", port: 0, loop: r.loop, application: app,
-                logger: testLogger)
+                sessions: [settings], host: "127.0.0.1", port: 0, loop: r.loop, application: app)
         }
         let peer = PeerProcess.spawn([
             QuickFIXPeers.path("qf_initiator"), "\(acceptor.port)", "QFCLIENT", "SWIFTEXCH", "30",

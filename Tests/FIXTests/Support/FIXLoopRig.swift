@@ -1,7 +1,5 @@
 // Test rig for FIXConnection over real loopback sockets: a loop thread, a recording application.
 import FIX
-import Logging
-import Synchronization
 import Wire
 
 #if canImport(Glibc)
@@ -65,4 +63,3 @@ final class RecordingApp: FIXApplication, @unchecked Sendable {
     }
 }
 
-let testLogger = Logger(label: "fix-test")
