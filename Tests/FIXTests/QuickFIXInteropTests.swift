@@ -38,6 +38,18 @@ final class GapExchangeApp: FIXApplication, @unchecked Sendable {
                         FIXMDEntry(entryType: .offer, price: 24_510_000, size: 50, time: .now()),
                     ])
             }
+            connection.send(.marketDataIncrementalRefresh) { e in
+                FIXMarketData.encodeIncremental(
+                    into: &e, mdReqID: req.mdReqID,
+                    entries: [
+                        FIXMDEntry(
+                            updateAction: .change, entryType: .bid, price: 24_506_000, size: 80,
+                            symbol: req.symbols[0], time: .now()),
+                        FIXMDEntry(
+                            updateAction: .new, entryType: .trade, price: 24_507_500, size: 5,
+                            symbol: req.symbols[0], time: .now()),
+                    ], timePrecision: .microseconds)
+            }
         }
     }
 
@@ -153,6 +165,7 @@ struct QuickFIXInteropTests {
         #expect(lines.contains("LOGON"))
         #expect(lines.contains("EXEC qf-1 0 O-qf-1"), "\(peer.output)")
         #expect(lines.contains("SNAP TCS 2 2450.5 2451"), "\(peer.output)")
+        #expect(lines.contains("INCR 2 TCS 2450.75"), "\(peer.output)")
         #expect(lines.contains { $0.hasPrefix("SENT_RESENDREQ ") }, "\(peer.output)")
         #expect(lines.contains { $0.hasPrefix("SEQRESET ") }, "\(peer.output)")
         #expect(lines.contains("HEARTBEAT"))
