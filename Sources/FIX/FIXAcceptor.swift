@@ -7,7 +7,8 @@
 public import Logging
 public import Wire
 
-/// Serves many configured sessions on one port.
+/// Serves many configured sessions on one port. Keep a strong reference: the listener only holds
+/// the acceptor weakly, so dropping it stops new connections from being routed.
 public final class FIXAcceptor {
     /// The bound port.
     public let port: Int

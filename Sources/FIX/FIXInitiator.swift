@@ -7,7 +7,8 @@
 public import Logging
 public import Wire
 
-/// Connects one session to its acceptor and keeps it connected until stopped.
+/// Connects one session to its acceptor and keeps it connected until stopped. Keep a strong
+/// reference while it should run (reconnect timers hold it weakly).
 public final class FIXInitiator {
     /// The session.
     public let connection: FIXConnection

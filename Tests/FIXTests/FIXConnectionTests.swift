@@ -230,6 +230,65 @@ extension FIXConnectionTests {
     }
 }
 
+extension FIXConnectionTests {
+    @Test func silentPeerGetsTestRequestThenIsDisconnected() throws {
+        let r = try FIXLoopRunner()
+        defer { r.shutdown() }
+        let app = RecordingApp()
+        let acceptor = try r.sync {
+            try FIXAcceptor(
+                sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop, application: app)
+        }
+        let client = try RawClient(port: acceptor.port)
+        var ts = ByteBuffer()
+        ts.writeFIXTimestamp(.now(), precision: .milliseconds)
+        client.send(fixMessage("35=A|34=1|49=CLIENT|56=EXCH|52=\(ts.readableString)|98=0|108=1|"))
+        #expect(client.readMessage()?.msgType == "A")
+        // HeartBtInt=1 and we say nothing: heartbeats, a TestRequest, then the session gives up.
+        var seen: [String] = []
+        while let m = client.readMessage() { seen.append(m.msgType) }
+        #expect(seen.contains("1"), "\(seen)")
+        #expect(r.wait { app.disconnects.count == 1 })
+        #expect(try r.sync { app.disconnects.first! } == .heartbeatTimeout)
+        try r.sync { acceptor.close() }
+    }
+
+    @Test func oneAcceptorServesTwoSessionsAtOnce() throws {
+        let r = try FIXLoopRunner()
+        defer { r.shutdown() }
+        let exchangeApp = RecordingApp()
+        exchangeApp.answerOrders = true
+        let apps = [RecordingApp(), RecordingApp()]
+        let (acceptor, initiators) = try r.sync { () -> (FIXAcceptor, [FIXInitiator]) in
+            let a = try FIXAcceptor(
+                sessions: [self.acceptorSettings(), self.acceptorSettings("OTHER")], host: "127.0.0.1", port: 0,
+                loop: r.loop, application: exchangeApp)
+            let i = try zip(["CLIENT", "OTHER"], apps).map { sender, app in
+                let i = try FIXInitiator(
+                    settings: self.initiatorSettings(port: a.port, sender: sender), loop: r.loop, application: app)
+                i.start()
+                return i
+            }
+            return (a, i)
+        }
+        #expect(r.wait { apps.allSatisfy { $0.logons == 1 } && exchangeApp.logons == 2 })
+        _ = try r.sync {
+            for (k, i) in initiators.enumerated() {
+                i.connection.send(
+                    FIXNewOrderSingle(
+                        clOrdID: "o-\(k)", symbol: "TCS", side: .buy, ordType: .market, orderQty: 1,
+                        transactTime: .now()))
+            }
+        }
+        #expect(r.wait { apps.allSatisfy { $0.received.count == 1 } })
+        #expect(try r.sync { apps.map { $0.received.first?[11] } } == ["o-0", "o-1"])
+        try r.sync {
+            for i in initiators { i.stop() }
+            acceptor.close()
+        }
+    }
+}
+
 /// A blocking loopback client speaking raw bytes.
 final class RawClient {
     let fd: Int32
