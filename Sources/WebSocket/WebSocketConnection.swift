@@ -302,7 +302,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
         }
         tcp.write(WebSocketServerHandshake.response(to: head, result: result))
         handler = h
-        request = head
+        if server.configuration.retainRequestHead { request = head }
         subprotocol = result.subprotocol
         open(deflate: result.deflate)
         h.webSocketDidConnect(self, request: head)

@@ -61,6 +61,9 @@ public final class TCPConnection: Selectable {
 
     enum State { case connecting, open, closing, closed }
 
+    /// Stands in for written buffers in the outbound queue so their storage is released at once.
+    static let released = ByteBuffer(capacity: 0)
+
     /// The loop that owns this connection.
     public unowned let loop: EventLoop
     /// The socket.
@@ -89,7 +92,7 @@ public final class TCPConnection: Selectable {
     /// the plaintext written since the last flush (encrypted once per flush).
     var tls: TLSEngine?
     private var plainQueue: [ByteBuffer] = []
-    private var tlsPlain = ByteBuffer(capacity: 0)
+    private lazy var tlsPlain = ByteBuffer(capacity: 16 * 1024)
     private var connectAnnounced = false
 
     /// Above this many buffered bytes `write` returns `.overHighWatermark`.
@@ -432,7 +435,7 @@ public final class TCPConnection: Selectable {
         while left > 0 {
             let n = outbound[outHead].readableBytes
             if n <= left {
-                outbound[outHead] = ByteBuffer(capacity: 0)  // drop the reference now
+                outbound[outHead] = TCPConnection.released  // drop the reference now, without allocating
                 outHead += 1
                 left -= n
             } else {

@@ -9,8 +9,6 @@ public enum BrokerConfig {
     public static let general: [ConfigKey] = [
         .integer("general.loops", default: 0, bounds: 0...256,
                  doc: "Event loops (threads) per process; 0 = one per core."),
-        .string("general.log_level", default: "info", doc: "Log level.",
-                allowed: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         .strings("symbols.files", default: ["Sources/Broker/Resources/nasdaq-listed.csv",
                                               "Sources/Broker/Resources/nse-equity-list.csv"],
                  doc: "Symbol listings (CSV: symbol,name). Relative paths are tried against the working directory and the executable's location. Empty = generated symbols."),
@@ -83,7 +81,8 @@ public enum BrokerConfig {
 
     /// Every key (all roles read the same file).
     public static var schema: ConfigSchema {
-        ConfigSchema(keys: general + fanout + TLSServerContext.configKeys(table: "fanout.tls") + clients, tableDocs: [
+        ConfigSchema(keys: general + fanout + TLSServerContext.configKeys(table: "fanout.tls") + clients
+                     + LogLineHandler.configKeys(table: "log"), tableDocs: [
             "general": "Process-wide settings.",
             "fanout": "WebSocket fanout node: quotes to clients.",
             "kafka": "Kafka (through librdkafka).",

@@ -196,6 +196,7 @@ public final class FanoutNode: @unchecked Sendable {
         cfg.maxBufferedBytes = st.maxBufferedBytes
         cfg.highWatermark = st.highWatermark
         cfg.lowWatermark = st.lowWatermark
+        cfg.retainRequestHead = false
         let maxPerShard = max(1, st.maxConnections / shards.count + (st.maxConnections % shards.count > s.index ? 1 : 0))
         s.server = WebSocketServer(configuration: cfg, logger: logger, upgrade: { [unowned s] head in
             switch head.path {

@@ -14,6 +14,9 @@ import WebSocket
 public protocol FanoutTransport: AnyObject {
     /// The TCP connection frames are written to.
     var tcp: TCPConnection { get }
+    /// False once the WebSocket close handshake has started: no data frame may follow a close frame
+    /// (RFC 6455 5.5.1), so the shard stops writing even before the connection is gone.
+    var acceptsData: Bool { get }
     /// Starts the WebSocket close handshake with `code` and `reason`.
     func closeWebSocket(code: UInt16, reason: String)
 }
@@ -251,6 +254,10 @@ public final class FanoutShard {
         lastDrain = now
         for slot in dirty {
             guard let c = clients[Int(slot)], !c.pending.isEmpty else { continue }
+            guard c.transport.acceptsData else {
+                c.pending.removeAll(keepingCapacity: true)
+                continue
+            }
             let tcp = c.transport.tcp
             if c.conflated != nil && !tcp.isAboveHighWatermark { restoreConflated(c) }
             if tcp.isAboveHighWatermark {
