@@ -7,7 +7,8 @@
 public import Logging
 public import Wire
 
-/// Connects one session to its acceptor and keeps it connected until stopped.
+/// Connects one session to its acceptor and keeps it connected until stopped. Keep a strong
+/// reference while it should run (reconnect timers hold it weakly).
 public final class FIXInitiator {
     /// The session.
     public let connection: FIXConnection
@@ -20,11 +21,12 @@ public final class FIXInitiator {
     /// Creates an initiator for `settings` (role must be `.initiator`).
     /// - Throws: `FIXStoreError` when the store cannot be opened.
     public init(
-        settings: FIXSessionSettings, loop: EventLoop, application: (any FIXApplication)?, logger: Logger,
+        settings: FIXSessionSettings, loop: EventLoop, application: (any FIXApplication)?, logger: Logger = Logger(label: "fix"),
         clock: @escaping () -> FIXTimestamp = FIXTimestamp.now
     ) throws(FIXStoreError) {
         precondition(settings.role == .initiator, "FIXInitiator needs an initiator session")
-        connection = try FIXConnection(settings: settings, loop: loop, application: application, logger: logger, clock: clock)
+        connection = try FIXConnection(
+            settings: settings, loop: loop, application: application, logger: logger, clock: clock)
         self.logger = logger
         connection.onLogon = { [weak self] in self?.failedAttempts = 0 }
         connection.onClose = { [weak self] _ in self?.scheduleReconnect() }
