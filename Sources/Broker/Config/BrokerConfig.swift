@@ -81,11 +81,13 @@ public enum BrokerConfig {
 
     /// Every key (all roles read the same file).
     public static var schema: ConfigSchema {
-        ConfigSchema(keys: general + fanout + clients, tableDocs: [
+        let docs: [String: String] = [
             "general": "Process-wide settings.",
             "fanout": "WebSocket fanout node: quotes to clients.",
             "kafka": "Kafka (through librdkafka).",
-        ])
+        ]
+        return ConfigSchema(keys: general + fanout + clients + MarketDataConfig.keys,
+                            tableDocs: docs.merging(MarketDataConfig.tableDocs) { a, _ in a })
     }
 }
 
