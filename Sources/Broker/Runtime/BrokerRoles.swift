@@ -44,6 +44,8 @@ public enum BrokerRoles {
             try BenchRole.run(context)
         case "exchange":
             try ExchangeSimulator.runRole(context)
+        case "ingest":
+            try MarketDataIngestor.runRole(context)
         default:
             throw RoleError("unknown role '\(context.role)' (see broker --help)")
         }
