@@ -46,6 +46,8 @@ public enum BrokerRoles {
             try ExchangeSimulator.runRole(context)
         case "ingest":
             try MarketDataIngestor.runRole(context)
+        case "demo":
+            try DemoRole.runRole(context)
         default:
             throw RoleError("unknown role '\(context.role)' (see broker --help)")
         }
