@@ -7,7 +7,9 @@ import WebSocket
 final class FanoutConnection: WebSocketHandler, FanoutTransport {
     private unowned let node: FanoutNodeShard
     private(set) var client: FanoutClient!
-    private weak var ws: WebSocketConnection?
+    // Unowned(unsafe): the WebSocketConnection owns this handler, so it outlives it; no weak-load
+    // cost on the per-iteration delivery path.
+    private unowned(unsafe) var ws: WebSocketConnection?
     /// Set when the handshake completes; the shard only sees this connection after that.
     private var connectedTCP: TCPConnection?
     var tcp: TCPConnection { connectedTCP.unsafelyUnwrapped }
@@ -21,9 +23,17 @@ final class FanoutConnection: WebSocketHandler, FanoutTransport {
         ws?.close(code: WebSocketCloseCode(code), reason: reason)
     }
 
+    var acceptsData: Bool { ws?.isOpen ?? false }
+
     func webSocketDidConnect(_ ws: WebSocketConnection, request: HTTPRequestHead?) {
         self.ws = ws
         connectedTCP = ws.tcp
+        if ws.deflate != nil {
+            client.compression = node.node.settings.deflatePerConnection
+                ? .perConnection(WebSocketDeflateCompressor(windowBits: 10, level: node.node.settings.deflateLevel,
+                                                            noContextTakeover: false, memoryLevel: 3))
+                : .shared
+        }
         node.shard.add(client)
         node.connected(self)
     }
