@@ -33,7 +33,7 @@ public struct ExchangeMarketModel: Sendable {
             let ticks = 1_000 + Int64(Self.step(&rng) % 99_000)  // 10.00 ... 1000.00 at a 0.01 tick
             let px = max(tickSize, ticks * 100 / tickSize * tickSize)
             quotes.append(Quote(symbolId: Int32(i), bid: px - tickSize, ask: px + tickSize, last: px,
-                                bidSize: 500, askSize: 500, lastSize: 100, ts: now, seq: 0))
+                                bidSize: 500, askSize: 500, lastSize: 100, ts: now, seq: 1))
         }
     }
 
@@ -46,7 +46,7 @@ public struct ExchangeMarketModel: Sendable {
         return s &* 2_685_821_657_736_338_717
     }
 
-    /// The latest quote of `symbolId` (seq 0 = never updated).
+    /// The latest quote of `symbolId` (seq 1 = the opening state, before any update).
     @inline(__always)
     public func quote(_ symbolId: Int32) -> Quote { quotes[Int(symbolId)] }
 

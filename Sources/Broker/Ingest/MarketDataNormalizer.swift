@@ -57,6 +57,7 @@ public struct MarketDataNormalizer: Sendable {
             var price: Int64 = -1
             var size: Int64 = -1
             var seq: UInt64 = 0
+            var hasSeq = false
             var days: Int64 = -1
             var nanos: Int64 = -1
             var first = true
@@ -73,6 +74,7 @@ public struct MarketDataNormalizer: Sendable {
                 case 83:
                     guard let s = FIXValue.int(bytes, r), s >= 0 else { throw .incorrectDataFormat(tag: 83) }
                     seq = UInt64(s)
+                    hasSeq = true
                 case 270:
                     guard let p = FIXValue.fixedPoint(bytes, r) else { throw .incorrectDataFormat(tag: 270) }
                     price = p
@@ -100,13 +102,13 @@ public struct MarketDataNormalizer: Sendable {
             default: continue  // other entry types carry nothing a Quote holds
             }
             if action == UInt8(ascii: "2") { continue }  // delete: keep the last known value
-            let newQuote = sym != cur || (seq != 0 ? seq != curSeq : curTypes & bit != 0)
+            let newQuote = sym != cur || (hasSeq ? seq != curSeq : curTypes & bit != 0)
             if newQuote {
                 if cur >= 0 { emit(state[Int(cur)]); emitted += 1 }
                 cur = sym
                 curTypes = 0
                 let prev = state[Int(sym)].seq
-                let s = seq != 0 ? seq : prev &+ 1
+                let s = hasSeq ? seq : prev &+ 1
                 if prev != 0 && s != prev &+ 1 { sequenceGaps &+= 1 }
                 curSeq = s
                 state[Int(sym)].seq = s

@@ -29,7 +29,8 @@ import Wire
 
     @Test func randomWalkStaysOnTickWithOrderedTouchAndIncreasingSeq() {
         var m = ExchangeMarketModel(symbolCount: 10, tickSize: 100, seed: 7)
-        var seqs = [UInt64](repeating: 0, count: 10)
+        var seqs = (0..<10).map { m.quote(Int32($0)).seq }
+        #expect(seqs.allSatisfy { $0 == 1 })  // the opening state already has a seq: snapshots never send 0
         for i in 0..<10_000 {
             let s = m.randomSymbol()
             let q = m.advance(s, ts: UInt64(i))
