@@ -74,6 +74,7 @@ public final class ExchangeSimulator: FIXApplication {
         self.loop = loop
         self.logger = logger
         self.clock = clock
+        currentRate = settings.rate
         model = ExchangeMarketModel(symbolCount: symbols.count, tickSize: settings.tickSize, seed: settings.seed,
                                     now: UInt64(clock().nanoseconds))
         pacer = ExchangeRatePacer(rate: settings.rate, now: Syscalls.monotonicNanos())
@@ -99,9 +100,18 @@ public final class ExchangeSimulator: FIXApplication {
 
     /// Starts generating market data (loop thread).
     public func start() {
-        pacer = ExchangeRatePacer(rate: settings.rate, now: Syscalls.monotonicNanos())
+        pacer = ExchangeRatePacer(rate: currentRate, now: Syscalls.monotonicNanos())
         scheduleTick()
     }
+
+    /// Changes the generation rate from now on (loop thread); 0 pauses the random walk (trades still move prices).
+    public func setRate(_ rate: Int) {
+        currentRate = rate
+        pacer = ExchangeRatePacer(rate: rate, now: Syscalls.monotonicNanos())
+    }
+
+    /// The generation rate in force.
+    public private(set) var currentRate: Int
 
     /// Stops generating and logs every session out (loop thread).
     public func stop() {

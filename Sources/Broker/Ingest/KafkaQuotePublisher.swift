@@ -69,8 +69,11 @@ public final class KafkaQuotePublisher: QuotePublisher {
         scheduleRetry()
     }
 
-    deinit {
+    /// Stops the retry timer and detaches the producer from the loop (loop thread). Call before the loop
+    /// goes away; `producer.flush` may still be called afterwards to deliver what is queued.
+    public func close() {
         if let t = timer { loop.cancel(t) }
+        timer = nil
         producer.detach()
     }
 
@@ -122,7 +125,7 @@ public final class KafkaQuotePublisher: QuotePublisher {
     private func scheduleRetry() {
         // Kept quotes go out even when no new quotes arrive to trigger a publish.
         timer = loop.schedule(afterNanos: 100_000_000) { [weak self] in
-            guard let self else { return }
+            guard let self, self.timer != nil else { return }
             if !self.keptList.isEmpty { self.sendKept() }
             self.scheduleRetry()
         }

@@ -285,7 +285,12 @@ public final class MarketDataIngestor: FIXApplication {
         done.wait()
         try? loop.submitAndWait {
             ingestor?.stop()
-            if let k = ingestor?.publisher as? KafkaQuotePublisher { try? k.producer.flush(timeoutMilliseconds: 2_000) }
+            (ingestor?.store as? RedisQuoteStore)?.close()
+            if let k = ingestor?.publisher as? KafkaQuotePublisher {
+                k.close()
+                try? k.producer.flush(timeoutMilliseconds: 2_000)
+            }
+            ingestor = nil
         }
         group.stop()
         group.join()

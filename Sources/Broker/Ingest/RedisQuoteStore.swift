@@ -98,6 +98,12 @@ public final class RedisQuoteStore: LatestQuoteStore {
         client.onConnectionChange = { [weak self] connected, error in self?.connectionChanged(connected, error) }
     }
 
+    /// Flushes what is pending and closes the client (loop thread). Call before the loop goes away.
+    public func close() {
+        flush()
+        client.close()
+    }
+
     /// Whether Redis is connected now.
     public var isConnected: Bool { client.isConnected }
     /// Symbols waiting to be written.
