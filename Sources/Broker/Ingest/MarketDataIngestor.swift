@@ -44,6 +44,9 @@ public struct IngestLatency: Sendable {
     /// Percentiles since start.
     public var sinceStart: IngestLatencySnapshot { Self.snapshot(total) }
 
+    /// Starts a fresh interval without reading it.
+    public mutating func resetInterval() { interval.reset() }
+
     /// Percentiles since the previous call, and a fresh interval.
     public mutating func takeInterval() -> IngestLatencySnapshot {
         let s = Self.snapshot(interval)
@@ -82,8 +85,11 @@ public final class MarketDataIngestor: FIXApplication {
     public unowned let loop: EventLoop
     /// Counters.
     public private(set) var stats = IngestStats()
-    /// Latency histograms.
+    /// Latency histograms: FIX receive -> handed to the publisher.
     public private(set) var latency = IngestLatency()
+    /// Exchange generation time (`ts`, wall clock) -> handed to the publisher: includes the exchange's
+    /// batching and the FIX hop; meaningful when both clocks are this host's.
+    public private(set) var feedLatency = IngestLatency()
     /// Where quotes go (nil = nowhere, e.g. Kafka disabled).
     public let publisher: (any QuotePublisher)?
     /// Where the latest quote per symbol goes (nil = nowhere).
@@ -135,6 +141,12 @@ public final class MarketDataIngestor: FIXApplication {
         initiator.stop()
     }
 
+    /// Ingest latency since the previous call (then a fresh interval).
+    public func takeLatencyInterval() -> IngestLatencySnapshot { latency.takeInterval() }
+
+    /// Feed latency since the previous call (then a fresh interval).
+    public func takeFeedLatencyInterval() -> IngestLatencySnapshot { feedLatency.takeInterval() }
+
     /// The latest normalized quote of `symbolId` (seq 0 = none yet).
     public func latestQuote(_ symbolId: Int32) -> Quote { normalizer.latest(symbolId) }
 
@@ -145,6 +157,8 @@ public final class MarketDataIngestor: FIXApplication {
         batch.withUnsafeBufferPointer { publisher?.publish($0) }
         let now = Syscalls.monotonicNanos()
         latency.record(now &- loop.now, count: batch.count)
+        let wall = Syscalls.realtimeNanos()
+        for q in batch { feedLatency.record(wall > q.ts ? wall &- q.ts : 0, count: 1) }
         stats.quotes &+= UInt64(batch.count)
         batch.removeAll(keepingCapacity: true)
     }

@@ -48,6 +48,8 @@ public enum BrokerRoles {
             try MarketDataIngestor.runRole(context)
         case "demo":
             try DemoRole.runRole(context)
+        case "md-bench":
+            try MarketDataBenchmark.runRole(context)
         default:
             throw RoleError("unknown role '\(context.role)' (see broker --help)")
         }
