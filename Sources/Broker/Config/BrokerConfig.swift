@@ -81,12 +81,14 @@ public enum BrokerConfig {
 
     /// Every key (all roles read the same file).
     public static var schema: ConfigSchema {
-        ConfigSchema(keys: general + fanout + TLSServerContext.configKeys(table: "fanout.tls") + clients
-                     + LogLineHandler.configKeys(table: "log"), tableDocs: [
+        let docs: [String: String] = [
             "general": "Process-wide settings.",
             "fanout": "WebSocket fanout node: quotes to clients.",
             "kafka": "Kafka (through librdkafka).",
-        ])
+        ]
+        return ConfigSchema(keys: general + fanout + TLSServerContext.configKeys(table: "fanout.tls") + clients
+                                + LogLineHandler.configKeys(table: "log") + MarketDataConfig.keys,
+                            tableDocs: docs.merging(MarketDataConfig.tableDocs) { a, _ in a })
     }
 }
 

@@ -17,7 +17,12 @@ public enum BrokerRoles {
                 ConfigFlag("--loops", key: "general.loops"),
             ]
         case "demo":
-            return [ConfigFlag("--listen", key: "demo.listen"), ConfigFlag("--loops", key: "general.loops")]
+            return [ConfigFlag("--listen", key: "demo.listen"), ConfigFlag("--loops", key: "general.loops"),
+                    ConfigFlag("--rate", key: "demo.rate")]
+        case "exchange":
+            return [ConfigFlag("--listen", key: "exchange.listen"), ConfigFlag("--rate", key: "exchange.rate")]
+        case "ingest":
+            return [ConfigFlag("--exchange", key: "ingest.exchange")]
         default:
             return [ConfigFlag("--loops", key: "general.loops")]
         }
@@ -37,6 +42,14 @@ public enum BrokerRoles {
             try FanoutNode.runRole(context)
         case "bench":
             try BenchRole.run(context)
+        case "exchange":
+            try ExchangeSimulator.runRole(context)
+        case "ingest":
+            try MarketDataIngestor.runRole(context)
+        case "demo":
+            try DemoRole.runRole(context)
+        case "md-bench":
+            try MarketDataBenchmark.runRole(context)
         default:
             throw RoleError("unknown role '\(context.role)' (see broker --help)")
         }
