@@ -81,10 +81,14 @@ public enum BrokerConfig {
 
     /// Every key (all roles read the same file).
     public static var schema: ConfigSchema {
-        ConfigSchema(keys: general + fanout + clients, tableDocs: [
+        ConfigSchema(keys: general + fanout + clients + OrdersConfig.keys, tableDocs: [
             "general": "Process-wide settings.",
             "fanout": "WebSocket fanout node: quotes to clients.",
             "kafka": "Kafka (through librdkafka).",
+            "gateway": "Order gateway: REST API, order WebSocket, storage.",
+            "exchange_fix": "FIX order session from the gateway to the exchange.",
+            "risk": "Pre-trade risk limits of the gateway.",
+            "ledger": "Ledger service: ledger.events -> PostgreSQL.",
         ])
     }
 }
