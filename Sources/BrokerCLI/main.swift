@@ -85,11 +85,7 @@ if remaining.contains("--check-config") {
     exit(0)
 }
 
-LoggingSystem.bootstrap { label in
-    var h = StreamLogHandler.standardError(label: label)
-    h.logLevel = Logger.Level(rawValue: config.string("general.log_level")) ?? .info
-    return h
-}
+LoggingSystem.bootstrap(LogLineHandler.factory(config: config, table: "log"))
 let logger = Logger(label: "broker.\(role)")
 let context = RoleContext(role: role, config: config, arguments: remaining, logger: logger)
 do {

@@ -131,22 +131,41 @@ public enum FIXMarketData {
         guard let g = v.group(FIXTag.noMDEntries) else { throw .requiredTagMissing(tag: FIXTag.noMDEntries) }
         let bodySymbol = v.msgType == .marketDataSnapshotFullRefresh ? v.string(FIXTag.symbol) : nil
         try v.forEachEntry(of: g) { (e: FIXGroupEntry) throws(FIXParseError) in
-            guard let type = v.char(FIXTag.mdEntryType, in: e) else {
-                throw v.range(FIXTag.mdEntryType, in: e) == nil
-                    ? .requiredTagMissing(tag: FIXTag.mdEntryType) : .incorrectDataFormat(tag: FIXTag.mdEntryType)
+            // One pass over the entry's fields (an entry holds a handful; no per-tag rescans).
+            var entry = FIXMDEntry(entryType: FIXMDEntryType(rawValue: 0))
+            var sawType = false
+            var date: Range<Int>?
+            var time: Range<Int>?
+            for k in e.fields {
+                let f = v.field(at: k)
+                let r = f.range
+                switch Int(f.tag) {
+                case FIXTag.mdEntryType:
+                    guard r.count == 1 else { throw .incorrectDataFormat(tag: FIXTag.mdEntryType) }
+                    entry.entryType = FIXMDEntryType(rawValue: v.bytes[r.lowerBound])
+                    sawType = true
+                case FIXTag.mdUpdateAction:
+                    guard r.count == 1 else { throw .incorrectDataFormat(tag: FIXTag.mdUpdateAction) }
+                    entry.updateAction = FIXMDUpdateAction(rawValue: v.bytes[r.lowerBound])
+                case FIXTag.mdEntryPx:
+                    guard let p = FIXValue.fixedPoint(v.bytes, r) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryPx) }
+                    entry.price = p
+                case FIXTag.mdEntrySize:
+                    guard let q = FIXValue.fixedPoint(v.bytes, r) else { throw .incorrectDataFormat(tag: FIXTag.mdEntrySize) }
+                    entry.size = q / fixPriceScale
+                case FIXTag.symbol:
+                    entry.symbol = String(decoding: UnsafeRawBufferPointer(rebasing: v.bytes[r]), as: UTF8.self)
+                case FIXTag.mdEntryDate:
+                    date = r
+                case FIXTag.mdEntryTime:
+                    time = r
+                default:
+                    break
+                }
             }
-            var entry = FIXMDEntry(entryType: FIXMDEntryType(rawValue: type))
-            if let a = v.char(FIXTag.mdUpdateAction, in: e) { entry.updateAction = FIXMDUpdateAction(rawValue: a) }
-            if let r = v.range(FIXTag.mdEntryPx, in: e) {
-                guard let p = FIXValue.fixedPoint(v.bytes, r) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryPx) }
-                entry.price = p
-            }
-            if let r = v.range(FIXTag.mdEntrySize, in: e) {
-                guard let s = FIXValue.fixedPoint(v.bytes, r) else { throw .incorrectDataFormat(tag: FIXTag.mdEntrySize) }
-                entry.size = s / fixPriceScale
-            }
-            entry.symbol = v.string(FIXTag.symbol, in: e) ?? bodySymbol
-            if let d = v.range(FIXTag.mdEntryDate, in: e), let t = v.range(FIXTag.mdEntryTime, in: e) {
+            guard sawType else { throw .requiredTagMissing(tag: FIXTag.mdEntryType) }
+            if entry.symbol == nil { entry.symbol = bodySymbol }
+            if let d = date, let t = time {
                 guard let days = FIXValue.dateOnly(v.bytes, d) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryDate) }
                 guard let nanos = FIXValue.timeOnly(v.bytes, t) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryTime) }
                 entry.time = FIXTimestamp(nanoseconds: days * 86_400_000_000_000 + nanos)

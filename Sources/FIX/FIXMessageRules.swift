@@ -78,6 +78,20 @@ public enum FIXMessageRules {
         }
     }
 
+    /// True for the NumInGroup tags `group(countTag:msgType:)` knows: a cheap test run per field
+    /// before the lookup.
+    @inlinable public static func isGroupCountTag(_ tag: Int) -> Bool {
+        tag == 268 || tag == 267 || tag == 146 || tag == 453 || tag == 384
+    }
+
+    /// True for the length fields of data fields (95, 93, 90, 212, 354, 350, 348).
+    @inlinable public static func isDataLengthTag(_ tag: Int) -> Bool {
+        switch tag {
+        case 95, 93, 90, 212, 354, 350, 348: return true
+        default: return false
+        }
+    }
+
     /// The length field that must precede a data field (FIX 4.4 Vol. 1 "data" type), or 0.
     /// The value of a data field may contain SOH, so its extent comes from the length field.
     @inlinable public static func lengthTag(forDataTag tag: Int) -> Int {
@@ -97,26 +111,43 @@ public enum FIXMessageRules {
     public static let requiredHeader: [Int] = [49, 56, 34, 52]
 
     /// Body fields required per message type (FIX 4.4 Vol. 2-5 message tables, Required = Y,
-    /// including required component fields such as Instrument.Symbol(55)).
+    /// including required component fields such as Instrument.Symbol(55)). Static arrays, so the
+    /// per-message check allocates nothing.
     @inlinable public static func requiredBody(_ t: FIXMsgType) -> [Int] {
         switch t {
-        case .logon: return logonRequired
-        case .testRequest: return [112]
-        case .resendRequest: return [7, 16]
-        case .reject: return [45]
-        case .sequenceReset: return [36]
-        case .businessMessageReject: return [45, 380]
-        case .marketDataRequest: return [262, 263, 264, 267]
-        case .marketDataSnapshotFullRefresh: return [55, 268]
-        case .marketDataIncrementalRefresh: return [268]
-        case .newOrderSingle: return [11, 55, 54, 60, 40]
-        case .orderCancelRequest: return [41, 11, 55, 54, 60]
-        case .orderCancelReplaceRequest: return [41, 11, 55, 54, 60, 40]
-        case .executionReport: return [37, 17, 150, 39, 55, 54, 151, 14, 6]
-        case .orderCancelReject: return [37, 11, 41, 39, 434]
-        default: return []
+        case .logon: return Required.logon
+        case .testRequest: return Required.testRequest
+        case .resendRequest: return Required.resendRequest
+        case .reject: return Required.reject
+        case .sequenceReset: return Required.sequenceReset
+        case .businessMessageReject: return Required.businessMessageReject
+        case .marketDataRequest: return Required.marketDataRequest
+        case .marketDataSnapshotFullRefresh: return Required.snapshot
+        case .marketDataIncrementalRefresh: return Required.incremental
+        case .newOrderSingle: return Required.newOrderSingle
+        case .orderCancelRequest: return Required.cancel
+        case .orderCancelReplaceRequest: return Required.cancelReplace
+        case .executionReport: return Required.executionReport
+        case .orderCancelReject: return Required.cancelReject
+        default: return Required.none
         }
     }
 
-    @usableFromInline static let logonRequired = [98, 108]
+    @usableFromInline enum Required {
+        @usableFromInline static let logon = [98, 108]
+        @usableFromInline static let testRequest = [112]
+        @usableFromInline static let resendRequest = [7, 16]
+        @usableFromInline static let reject = [45]
+        @usableFromInline static let sequenceReset = [36]
+        @usableFromInline static let businessMessageReject = [45, 380]
+        @usableFromInline static let marketDataRequest = [262, 263, 264, 267]
+        @usableFromInline static let snapshot = [55, 268]
+        @usableFromInline static let incremental = [268]
+        @usableFromInline static let newOrderSingle = [11, 55, 54, 60, 40]
+        @usableFromInline static let cancel = [41, 11, 55, 54, 60]
+        @usableFromInline static let cancelReplace = [41, 11, 55, 54, 60, 40]
+        @usableFromInline static let executionReport = [37, 17, 150, 39, 55, 54, 151, 14, 6]
+        @usableFromInline static let cancelReject = [37, 11, 41, 39, 434]
+        @usableFromInline static let none: [Int] = []
+    }
 }

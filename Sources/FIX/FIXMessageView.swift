@@ -175,7 +175,8 @@ public struct FIXMessageView {
             i = ve + 1
             if ve == vs { note(.tagWithoutValue(tag: tag)) }
             lastLengthTag = tag
-            lastLengthValue = FIXValue.int(frame, vs..<ve) ?? -1
+            // Only length fields of data fields need their value now (FIX 4.4 Vol. 1 "data").
+            lastLengthValue = FIXMessageRules.isDataLengthTag(tag) ? (FIXValue.int(frame, vs..<ve) ?? -1) : -1
 
             let index = count
             guard index < capacity else { throw .tooManyFields(limit: capacity) }
@@ -226,7 +227,8 @@ public struct FIXMessageView {
             fields[index] = FIXField(tag: Int32(tag), start: Int32(vs), end: Int32(ve), group: -1)
             count += 1
 
-            if let type = msgType, let spec = FIXMessageRules.group(countTag: tag, msgType: type) {
+            if FIXMessageRules.isGroupCountTag(tag), let type = msgType,
+               let spec = FIXMessageRules.group(countTag: tag, msgType: type) {
                 guard let declared = FIXValue.int(frame, vs..<ve), declared >= 0 else {
                     note(.incorrectDataFormat(tag: tag))
                     continue

@@ -98,7 +98,8 @@ public final class WebSocketConnection: TCPConnectionHandler {
     }
 
     /// Client side: wraps an outgoing connection.
-    init(connecting tcp: TCPConnection, handshake: WebSocketClientHandshake, configuration: WebSocketClientConfiguration,
+    init(connecting tcp: TCPConnection, handshake: WebSocketClientHandshake,
+         configuration: WebSocketClientConfiguration,
          sharedDeflate: WebSocketSharedDeflate?, handler: any WebSocketHandler) {
         self.tcp = tcp
         self.server = nil

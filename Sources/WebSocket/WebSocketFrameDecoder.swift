@@ -6,6 +6,7 @@
 // has to sit whole in the receive buffer; control frames (<= 125 bytes) are returned whole.
 // Unmasking, UTF-8, inflation and message assembly are the connection core's job
 // (WebSocketStateMachine.swift).
+public import Wire
 
 /// Parses frames from a byte stream, one event per call.
 ///
@@ -96,6 +97,18 @@ public struct WebSocketFrameDecoder: Sendable {
         payloadRemaining = header.payloadLength
         payloadOffset = 0
         return (.dataFrame(header), headerLength)
+    }
+
+    /// Decodes the next event from the readable bytes of `buffer` and consumes what it used, so
+    /// ranges in the event index the bytes as they were before the call.
+    @inlinable public mutating func decode(
+        _ buffer: inout ByteBuffer
+    ) throws(WebSocketProtocolError) -> Event {
+        let (event, used) = try buffer.withUnsafeReadableBytes { (b) throws(WebSocketProtocolError) in
+            try decode(b)
+        }
+        buffer.moveReaderIndex(forwardBy: used)
+        return event
     }
 
     /// Parses and validates one header at the start of `bytes`, or returns nil when it is not all there.

@@ -241,14 +241,18 @@ public struct WebSocketClientHandshake: Sendable {
         out.writeStaticString("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n")
         out.writeString("Sec-WebSocket-Key: \(key)\r\n")
         if let origin { out.writeString("Origin: \(origin)\r\n") }
-        if !subprotocols.isEmpty { out.writeString("Sec-WebSocket-Protocol: \(subprotocols.joined(separator: ", "))\r\n") }
+        if !subprotocols.isEmpty {
+            out.writeString("Sec-WebSocket-Protocol: \(subprotocols.joined(separator: ", "))\r\n")
+        }
         if let d = deflate { out.writeString("Sec-WebSocket-Extensions: \(WebSocketDeflateNegotiation.offer(d))\r\n") }
         out.writeStaticString("\r\n")
         return out
     }
 
     /// Checks the server's answer (§4.1, the client's numbered checks 1-6).
-    public func validate(_ response: WebSocketResponseHead) throws(WebSocketHandshakeError) -> WebSocketHandshakeResult {
+    public func validate(
+        _ response: WebSocketResponseHead
+    ) throws(WebSocketHandshakeError) -> WebSocketHandshakeResult {
         guard response.status == 101 else { throw .unexpectedStatus(response.status) }
         guard response.headers.containsToken("Upgrade", "websocket") else { throw .missingUpgrade }
         guard response.headers.containsToken("Connection", "upgrade") else { throw .missingConnectionUpgrade }

@@ -4,6 +4,22 @@
 //
 // Owns: wiring TCPListener/TCPConnection to WebSocketConnection. Everything per connection is in
 // WebSocketConnection.swift.
+//
+// Usage (one server per loop; closures run on that loop):
+//
+//     final class Echo: WebSocketHandler {
+//         func webSocketDidConnect(_ ws: WebSocketConnection, request: HTTPRequestHead?) {}
+//         func webSocket(_ ws: WebSocketConnection, didReceiveText text: ByteBuffer) { ws.send(.text, payload: text) }
+//         func webSocketDidClose(_ ws: WebSocketConnection, code: WebSocketCloseCode, reason: String) {}
+//     }
+//     let server = WebSocketServer(configuration: .init(handshake: .init(deflate: .init())),
+//                                  upgrade: { $0.pathEquals("/echo") ? Echo() : nil },
+//                                  route: { head, _ in head.pathEquals("/health")
+//                                      ? HTTPResponse(status: .ok, contentType: "text/plain", body: "ok\n") : nil })
+//     let listener = try server.listen(host: "127.0.0.1", port: 8080, on: loop)   // on the loop's thread
+//     // Fanout: encode once, share everywhere (compressed where the client agreed to no context).
+//     let frame = WebSocketPreparedFrame(text: json, compressor: server.sharedDeflate.compressor())
+//     WebSocketConnection.broadcast(frame, to: subscribers)
 public import Wire
 public import Logging
 

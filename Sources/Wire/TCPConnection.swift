@@ -85,6 +85,12 @@ public final class TCPConnection: Selectable {
     private var aboveHigh = false
     private var closeError: IOError?
     var lastActivity: UInt64
+    /// TLS, when this connection is encrypted: `outbound` then holds ciphertext and `plainQueue`
+    /// the plaintext written since the last flush (encrypted once per flush).
+    var tls: TLSEngine?
+    private var plainQueue: [ByteBuffer] = []
+    private var tlsPlain = ByteBuffer(capacity: 0)
+    private var connectAnnounced = false
 
     /// Above this many buffered bytes `write` returns `.overHighWatermark`.
     public var highWatermark = 1 << 20
@@ -127,7 +133,7 @@ public final class TCPConnection: Selectable {
     /// - Throws: `IOError` when the address does not resolve or the socket cannot be created.
     public static func connect(
         host: String, port: Int, on loop: EventLoop, options: TCPSocketOptions = TCPSocketOptions(),
-        handler: any TCPConnectionHandler
+        tls: TLSClientConfig? = nil, handler: any TCPConnectionHandler
     ) throws(IOError) -> TCPConnection {
         let addr = try SocketAddress.resolve(host: host, port: port)
         let fd = CEpoll_socket(addr.family, Int32(SOCK_STREAM.rawValue))
@@ -141,6 +147,14 @@ public final class TCPConnection: Selectable {
         }
         let c = TCPConnection(fd: fd, loop: loop, remoteAddress: addr.description, state: .connecting)
         c.handler = handler
+        if let tls {
+            do {
+                c.tls = try TLSEngine(client: tls, serverName: tls.serverName ?? host)
+            } catch {
+                Glibc.close(fd)
+                throw IOError(errno: EPROTO, call: "\(error)")
+            }
+        }
         do {
             try loop.register(c, fd: fd, interest: CEpoll_EPOLLOUT)
         } catch {
@@ -163,8 +177,16 @@ public final class TCPConnection: Selectable {
             loop.stats.connectionsOpened &+= 1
             loop.stats.openConnections += 1
             updateInterest()
-            handler?.connectionDidConnect(self)
-            if !outbound.isEmpty { flushNow() }
+            if let t = tls {
+                // ClientHello now; connectionDidConnect once the handshake completes.
+                do { try t.advanceHandshake() } catch { failTLS(error); return }
+                queueCiphertext()
+                scheduleFlush()
+            } else {
+                connectAnnounced = true
+                handler?.connectionDidConnect(self)
+            }
+            if !outbound.isEmpty || !plainQueue.isEmpty { flushNow() }
             return
         }
         if events & CEpoll_EPOLLERR != 0 {
@@ -206,7 +228,11 @@ public final class TCPConnection: Selectable {
             case .processed(let n):
                 loop.stats.bytesRead &+= UInt64(n)
                 lastActivity = loop.now
-                deliver(UnsafeRawBufferPointer(start: buf.baseAddress, count: n))
+                if tls != nil {
+                    deliverTLS(UnsafeRawBufferPointer(start: buf.baseAddress, count: n))
+                } else {
+                    deliver(UnsafeRawBufferPointer(start: buf.baseAddress, count: n))
+                }
                 if n < buf.count { return }
             }
         }
@@ -229,6 +255,64 @@ public final class TCPConnection: Selectable {
                 inbound = ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
             }
         }
+    }
+
+    /// Decrypts what arrived and hands the plaintext on; sends handshake replies and alerts.
+    private func deliverTLS(_ cipher: UnsafeRawBufferPointer) {
+        guard let t = tls else { return }
+        t.feedCiphertext(cipher)
+        while state == .open || state == .closing {
+            let r: TLSReadResult
+            do {
+                r = try t.readPlaintext(into: &tlsPlain)
+            } catch {
+                failTLS(error)
+                return
+            }
+            if t.isHandshakeComplete && !connectAnnounced {
+                connectAnnounced = true
+                handler?.connectionDidConnect(self)
+            }
+            switch r {
+            case .wouldBlock:
+                queueCiphertext()
+                scheduleFlush()
+                return
+            case .bytes:
+                let plain = tlsPlain
+                tlsPlain.clear()
+                plain.withUnsafeReadableBytes { deliver($0) }
+            case .closed:
+                // Answer close_notify with ours, then close once it is flushed.
+                t.close()
+                queueCiphertext()
+                scheduleFlush()
+                peerClosed()
+                return
+            }
+        }
+    }
+
+    /// Moves ciphertext the engine produced into the outbound queue.
+    private func queueCiphertext() {
+        guard let t = tls, t.pendingCiphertextBytes > 0 else { return }
+        var out = ByteBuffer(capacity: t.pendingCiphertextBytes)
+        let n = t.takeCiphertext(into: &out)
+        outbound.append(out)
+        bufferedBytes += n
+    }
+
+    private func scheduleFlush() {
+        if !inFlushList && !waitingWritable && (state == .open || state == .closing) {
+            inFlushList = true
+            loop.pendingFlush.append(self)
+        }
+    }
+
+    private func failTLS(_ error: TLSError) {
+        queueCiphertext()  // may hold an alert; best effort
+        if outbound.count > outHead { flushNow() }
+        fail(IOError(errno: EPROTO, call: "\(error)"))
     }
 
     /// Bytes received but not yet consumed by the handler.
@@ -259,7 +343,7 @@ public final class TCPConnection: Selectable {
             fail(IOError(errno: ENOBUFS, call: "output buffer limit (\(maxBufferedBytes) bytes)"))
             return .closed
         }
-        outbound.append(buffer)
+        if tls != nil { plainQueue.append(buffer) } else { outbound.append(buffer) }
         bufferedBytes += n
         if !inFlushList && !waitingWritable && state == .open {
             inFlushList = true
@@ -285,6 +369,14 @@ public final class TCPConnection: Selectable {
     func flushNow() {
         inFlushList = false
         guard state == .open || state == .closing else { return }
+        if let t = tls, !plainQueue.isEmpty {
+            for b in plainQueue {
+                bufferedBytes -= b.readableBytes
+                do { try t.writePlaintext(b) } catch { failTLS(error); return }
+            }
+            plainQueue.removeAll(keepingCapacity: true)
+            queueCiphertext()
+        }
         let iov = loop.iovecs
         while outHead < outbound.count {
             var count = 0
@@ -405,6 +497,16 @@ public final class TCPConnection: Selectable {
         case .closed, .closing: return
         case .connecting: fail(nil)
         case .open:
+            if let t = tls {
+                // Encrypt what is queued, then close_notify (RFC 8446 6.1), all before the socket closes.
+                for b in plainQueue {
+                    bufferedBytes -= b.readableBytes
+                    try? t.writePlaintext(b)
+                }
+                plainQueue.removeAll()
+                t.close()
+                queueCiphertext()
+            }
             state = .closing
             readPaused = true
             if outbound.count == outHead {

@@ -16,6 +16,8 @@ public final class TCPListener: Selectable {
     public let port: Int
     /// Options applied to every accepted socket.
     public var socketOptions = TCPSocketOptions()
+    /// When set, every accepted connection speaks TLS (the handshake runs on this loop).
+    public var tls: TLSServerContext?
     private let onAccept: (TCPConnection) -> Void
     private var closed = false
     /// Accept errors such as EMFILE, counted.
@@ -95,6 +97,15 @@ public final class TCPListener: Selectable {
             socketOptions.apply(to: cfd)
             let remote = SocketAddress(storage: ss, length: len).description
             let c = TCPConnection(fd: cfd, loop: loop, remoteAddress: remote, state: .open)
+            if let ctx = tls {
+                do {
+                    c.tls = try TLSEngine(server: ctx)
+                } catch {
+                    Glibc.close(cfd)
+                    acceptErrors += 1
+                    continue
+                }
+            }
             do {
                 try loop.register(c, fd: cfd, interest: CEpoll_EPOLLIN | CEpoll_EPOLLRDHUP)
             } catch {

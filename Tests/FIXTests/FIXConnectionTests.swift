@@ -124,6 +124,88 @@ import Wire
     }
 }
 
+extension FIXConnectionTests {
+    @Test func garbledMessagesAreIgnoredWithoutConsumingSequenceNumbers() throws {
+        let r = try FIXLoopRunner()
+        defer { r.shutdown() }
+        let acceptor = try r.sync {
+            try FIXAcceptor(sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop,
+                            application: nil, logger: testLogger)
+        }
+        let client = try RawClient(port: acceptor.port)
+        var ts = ByteBuffer()
+        ts.writeFIXTimestamp(.now(), precision: .milliseconds)
+        let h = "49=CLIENT|56=EXCH|52=\(ts.readableString)|"
+        client.send(fixMessage("35=A|34=1|" + h + "98=0|108=30|"))
+        #expect(client.readMessage()?.msgType == "A")
+        // Bad checksum, bad body length, binary noise: all dropped (FIX 4.4 Vol. 2 test case 2.d),
+        // so seq 2 is still expected and no ResendRequest follows.
+        client.send(fixMessage("35=1|34=2|" + h + "112=BAD|", checkSumDelta: 3)
+                    + fixMessage("35=1|34=2|" + h + "112=BAD|", bodyLengthDelta: 4)
+                    + [0x00, 0xFF, 0x38, 0x3D, 0x46, 0x00]
+                    + fixMessage("35=1|34=2|" + h + "112=GOOD|"))
+        let reply = client.readMessage()
+        #expect(reply?.msgType == "0" && reply?[112] == "GOOD")
+        let (counters, framing) = try r.sync {
+            let c = acceptor.connection(senderCompID: "EXCH", targetCompID: "CLIENT")!
+            return (c.counters, c.framingStats)
+        }
+        #expect(counters.resendRequestsSent == 0 && counters.rejectsSent == 0)
+        #expect(framing.garbledFrames >= 2)
+        try r.sync { acceptor.close() }
+    }
+}
+
+extension FIXConnectionTests {
+    @Test func acceptorRestartedOnItsFileStoreResumesSequenceNumbers() throws {
+        let r = try FIXLoopRunner()
+        defer { r.shutdown() }
+        let dir = NSTemporaryDirectory() + "fix-restart-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var accSettings = acceptorSettings()
+        accSettings.storeDirectory = dir
+        let exchangeApp = RecordingApp()
+        exchangeApp.answerOrders = true
+        let clientApp = RecordingApp()
+        let (first, initiator) = try r.sync { () -> (FIXAcceptor, FIXInitiator) in
+            let a = try FIXAcceptor(sessions: [accSettings], host: "127.0.0.1", port: 0, loop: r.loop,
+                                    application: exchangeApp, logger: testLogger)
+            let i = try FIXInitiator(settings: self.initiatorSettings(port: a.port), loop: r.loop,
+                                     application: clientApp, logger: testLogger)
+            i.start()
+            return (a, i)
+        }
+        let port = first.port
+        #expect(r.wait { clientApp.logons == 1 })
+        try r.sync {
+            for k in 1...2 {
+                initiator.connection.send(FIXNewOrderSingle(clOrdID: "c-\(k)", symbol: "TCS", side: .buy,
+                                                            ordType: .market, orderQty: 1, transactTime: .now()))
+            }
+        }
+        #expect(r.wait { clientApp.received.count == 2 })
+        // The exchange process dies: no Logout, the socket is reset, the objects are dropped.
+        try r.sync { first.connection(senderCompID: "EXCH", targetCompID: "CLIENT")!.tcp?.reset() }
+        #expect(r.wait { clientApp.disconnects.count == 1 && exchangeApp.disconnects.count == 1 })
+        try r.sync { first.close() }
+        let second = try r.sync {
+            try FIXAcceptor(sessions: [accSettings], host: "127.0.0.1", port: port, loop: r.loop,
+                            application: exchangeApp, logger: testLogger)
+        }
+        let store = try r.sync { second.connection(senderCompID: "EXCH", targetCompID: "CLIENT")!.store }
+        // Logon 1 and two execution reports were sent; Logon 1 and two orders received.
+        let resumed = try r.sync { (store.nextSenderMsgSeqNum, store.nextTargetMsgSeqNum) }
+        #expect(resumed == (4, 4), "\(resumed)")
+        #expect(r.wait(seconds: 8) { clientApp.logons == 2 })
+        let (counters, sender, target) = try r.sync {
+            (initiator.connection.counters, store.nextSenderMsgSeqNum, store.nextTargetMsgSeqNum)
+        }
+        #expect(sender == 5 && target == 5)  // both Logons numbered 4: no reset, no gap
+        #expect(counters.resendRequestsSent == 0)
+        try r.sync { initiator.stop(); second.close() }
+    }
+}
+
 /// A blocking loopback client speaking raw bytes.
 final class RawClient {
     let fd: Int32

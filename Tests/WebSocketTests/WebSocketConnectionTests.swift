@@ -143,6 +143,35 @@ import Glibc
         #expect(rig.runner.wait { rig.echo.closes == [.protocolError] })
     }
 
+    @Test func idlePeerIsPingedAndDroppedWhenSilent() throws {
+        let config = WebSocketServerConfiguration(connection: .init(pingIntervalNanos: 50_000_000,
+                                                                    pingTimeoutNanos: 100_000_000))
+        let rig = try EchoServerRig(configuration: config)
+        defer { rig.shutdown() }
+        let s = try RawSocket(port: rig.port)
+        _ = s.upgrade()
+        #expect(s.read(count: 2) == [0x89, 0x00])  // keepalive ping
+        s.send(frameBytes(.pong, []))
+        #expect(s.read(count: 2) == [0x89, 0x00])  // the next interval pings again
+        let rest = s.readUntilEOF()                 // no pong this time: dropped
+        #expect(rest.eof && rest.bytes.isEmpty)
+        #expect(rig.runner.wait { rig.echo.closes == [.abnormalClosure] })
+    }
+
+    @Test func closeTimeoutDropsPeerThatNeverAnswers() throws {
+        let config = WebSocketServerConfiguration(connection: .init(closeTimeoutNanos: 100_000_000))
+        let rig = try EchoServerRig(configuration: config)
+        defer { rig.shutdown() }
+        let s = try RawSocket(port: rig.port)
+        _ = s.upgrade()
+        #expect(rig.runner.wait { rig.echo.connections.count == 1 })
+        try rig.runner.sync { rig.echo.connections[0].close(code: .goingAway, reason: "drain") }
+        let rest = s.readUntilEOF()
+        #expect(rest.eof)
+        #expect(rest.bytes == [0x88, 0x07, 0x03, 0xE9] + Array("drain".utf8))
+        #expect(rig.runner.wait { rig.echo.closes == [.goingAway] })
+    }
+
     @Test func slowlorisHandshakeTimesOut() throws {
         let rig = try EchoServerRig(configuration: .init(handshakeTimeoutNanos: 200_000_000))
         defer { rig.shutdown() }
@@ -212,7 +241,9 @@ import Glibc
             let frame = WebSocketPreparedFrame(text: text, compressor: compressor)
             // The compressed frame is the same storage for every deflate client (no copy).
             let conns = rig.echo.connections
-            let shared = conns.filter { frame.frame(for: $0.deflate).storageReference === frame.compressed!.storageReference }
+            let shared = conns.filter {
+                frame.frame(for: $0.deflate).storageReference === frame.compressed!.storageReference
+            }
             #expect(shared.count == 1)  // the 10-bit-window client gets the uncompressed frame
             return WebSocketConnection.broadcast(frame, to: conns)
         }

@@ -121,7 +121,8 @@ import Wire
         [UInt8](repeating: 7, count: 40_000).withUnsafeBytes { c.compress($0, into: &compressed) }
         var sm = client(max: 40_000)
         let frame = WebSocketFrameEncoder.frame(opcode: .binary, rsv1: true, payload: compressed, maskingKey: nil)
-        #expect(feed(&sm, frame.readableBytesArray) == [.deliverBinary(ByteBuffer([UInt8](repeating: 7, count: 40_000)))])
+        let expected = ByteBuffer([UInt8](repeating: 7, count: 40_000))
+        #expect(feed(&sm, frame.readableBytesArray) == [.deliverBinary(expected)])
     }
 
     @Test func corruptCompressedDataFails() {
@@ -147,7 +148,8 @@ import Wire
     // MARK: Negotiation (§7.1)
 
     func accept(_ offer: String,
-                _ c: WebSocketDeflateConfiguration = .init(serverNoContextTakeover: false, clientNoContextTakeover: false))
+                _ c: WebSocketDeflateConfiguration = .init(serverNoContextTakeover: false,
+                                                           clientNoContextTakeover: false))
         -> WebSocketDeflateParameters? {
         WebSocketDeflateNegotiation.accept(offers: [offer], configuration: c)
     }

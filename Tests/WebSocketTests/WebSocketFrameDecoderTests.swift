@@ -57,6 +57,16 @@ import Wire
 
     // MARK: Incremental decoding
 
+    @Test func decodesFromByteBufferConsumingWhatItUses() throws {
+        var d = WebSocketFrameDecoder(role: .client)
+        var buffer = ByteBuffer([0x81, 0x05, 0x48, 0x65, 0x6c])
+        #expect(try d.decode(&buffer) == .dataFrame(WebSocketFrameHeader(fin: true, opcode: .text, maskingKey: nil,
+                                                                          payloadLength: 5)))
+        #expect(try d.decode(&buffer) == .payload(0..<3, frameOffset: 0, isLast: false))
+        #expect(buffer.isEmpty)
+        #expect(try d.decode(&buffer) == .needMoreData)
+    }
+
     @Test func headerSplitAnywhereNeedsMoreData() throws {
         let bytes: [UInt8] = [0x82, 0xFE, 0x01, 0x00, 1, 2, 3, 4]
         for cut in 0..<bytes.count {

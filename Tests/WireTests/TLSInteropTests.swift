@@ -9,12 +9,46 @@ import Testing
 import Glibc
 #endif
 
-/// Path of the Python client, found from this file so the test runs from any working directory.
-let tlsInteropClientScript: String = {
+/// Directory of the Python scripts, found from this file so the tests run from any working directory.
+let tlsInteropDirectory: String = {
     var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
     parts.removeLast(2)  // WireTests/TLSInteropTests.swift
-    return parts.joined(separator: "/") + "/interop/tls/echo_client.py"
+    return parts.joined(separator: "/") + "/interop/tls"
 }()
+
+/// The Python TLS echo client.
+let tlsInteropClientScript = tlsInteropDirectory + "/echo_client.py"
+
+/// Waits (up to 15 s, polling) for a child to print `PORT <n>`; nil if it exits or never does.
+func waitForPort(_ child: TestChild) -> Int? {
+    for _ in 0..<1500 {
+        let text = readFile(child.outputPath)
+        if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("PORT ") }) {
+            return Int(line.dropFirst(5))
+        }
+        if text.hasPrefix("FAIL") { return nil }
+        usleep(10_000)
+    }
+    return nil
+}
+
+/// A blocking loopback client socket with a receive timeout.
+private func connectBlocking(port: Int) -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = UInt16(port).bigEndian
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    precondition(rc == 0, "connect failed: \(errno)")
+    var tv = timeval(tv_sec: 15, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    return fd
+}
 
 /// A blocking loopback listener for tests, with a receive timeout so a broken peer fails the test
 /// instead of hanging it.
@@ -109,5 +143,44 @@ private func sendAll(_ fd: Int32, _ buffer: ByteBuffer) -> Bool {
         #expect(outcome.status == 0, "\(outcome.output)")
         #expect(outcome.output.hasPrefix("OK TLSv1.3 "))
         #expect(echoed == 1 + 100 + 16384 + 100_000)
+    }
+
+    @Test func ourClientEchoesThroughPythonServer() throws {
+        let certs = TLSTestCertificates.shared
+        let child = TestProcess.spawn([
+            "python3", tlsInteropDirectory + "/echo_server.py", certs.certificatePath, certs.privateKeyPath,
+        ])
+        defer { child.kill() }
+        let port = try #require(waitForPort(child), "python server did not start: \(readFile(child.outputPath))")
+        let fd = connectBlocking(port: port)
+        defer { close(fd) }
+        let engine = try TLSEngine(
+            client: TLSClientConfig(verify: true, caPath: certs.certificatePath), serverName: "localhost")
+        var wire = ByteBuffer()
+        var plain = ByteBuffer()
+        var inbound = [UInt8](repeating: 0, count: 65536)
+        let message = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        try engine.writePlaintext(ByteBuffer(bytes: message))  // held until the handshake completes
+        var closedByPeer = false
+        while !closedByPeer {
+            wire.clear()
+            engine.takeCiphertext(into: &wire)
+            if wire.readableBytes > 0 { #expect(sendAll(fd, wire)) }
+            if plain.readableBytes == message.count && !engine.peerClosed {
+                engine.close()  // everything echoed: say goodbye, then wait for the server's close_notify
+                wire.clear()
+                engine.takeCiphertext(into: &wire)
+                #expect(sendAll(fd, wire))
+            }
+            let n = recv(fd, &inbound, inbound.count, 0)
+            if n <= 0 { break }
+            inbound.withUnsafeBytes { engine.feedCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            closedByPeer = try engine.readPlaintext(into: &plain) == .closed || engine.peerClosed
+        }
+        #expect(plain.readableBytesArray == message)
+        #expect(closedByPeer)
+        let outcome = child.wait()
+        #expect(outcome.status == 0, "\(outcome.output)")
+        #expect(outcome.output.contains("OK TLSv1.3 50000"))
     }
 }

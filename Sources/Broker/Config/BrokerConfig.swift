@@ -9,15 +9,11 @@ public enum BrokerConfig {
     public static let general: [ConfigKey] = [
         .integer("general.loops", default: 0, bounds: 0...256,
                  doc: "Event loops (threads) per process; 0 = one per core."),
-        .string("general.log_level", default: "info", doc: "Log level.",
-                allowed: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         .strings("symbols.files", default: ["Sources/Broker/Resources/nasdaq-listed.csv",
                                               "Sources/Broker/Resources/nse-equity-list.csv"],
                  doc: "Symbol listings (CSV: symbol,name). Relative paths are tried against the working directory and the executable's location. Empty = generated symbols."),
         .integer("symbols.generated", default: 0, bounds: 0...1_000_000,
                  doc: "When > 0, use generated symbols S0000..S{N-1} instead of the files (load tests)."),
-        .string("tls.certificate", default: "", doc: "PEM certificate chain for TLS listeners (empty = plain TCP)."),
-        .string("tls.private_key", default: "", doc: "PEM private key for TLS listeners."),
     ]
 
     /// Keys of the fanout role.
@@ -56,11 +52,15 @@ public enum BrokerConfig {
         .integer("fanout.close_timeout_ms", default: 3_000, bounds: 100...600_000,
                  doc: "How long to wait for the peer's close frame before dropping the connection."),
         .bool("fanout.deflate", default: true, doc: "Accept permessage-deflate (RFC 7692) offers."),
-        .string("fanout.deflate_mode", default: "shared",
+        .integer("fanout.deflate_level", default: 6, bounds: 1...9,
+                 doc: "zlib level for quote compression (1 fastest, 9 smallest)."),
+        .string("fanout.deflate_mode", default: "per_connection",
                 doc: "shared: compress each quote frame once for all (no context takeover); per_connection: compress each connection's batch with its own context (smaller, costlier).",
                 allowed: ["shared", "per_connection"]),
         .strings("fanout.allowed_origins", default: [], doc: "When non-empty, Origin must be one of these."),
         .strings("fanout.subprotocols", default: [], doc: "Subprotocols the server may select (empty = none)."),
+        .integer("fanout.batch_interval_us", default: 0, bounds: 0...1_000_000,
+                 doc: "Minimum time between deliveries to a connection's loop (0 = every loop iteration). Larger = fewer, bigger writes and higher latency."),
         .integer("fanout.batch_max_bytes", default: 64 * 1024, bounds: 512...16 * 1024 * 1024,
                  doc: "Largest 'quotes' batch frame; more quotes in one iteration are split."),
     ]
@@ -81,7 +81,8 @@ public enum BrokerConfig {
 
     /// Every key (all roles read the same file).
     public static var schema: ConfigSchema {
-        ConfigSchema(keys: general + fanout + clients + OrdersConfig.keys, tableDocs: [
+        ConfigSchema(keys: general + fanout + TLSServerContext.configKeys(table: "fanout.tls") + clients
+                     + LogLineHandler.configKeys(table: "log") + OrdersConfig.keys, tableDocs: [
             "general": "Process-wide settings.",
             "fanout": "WebSocket fanout node: quotes to clients.",
             "kafka": "Kafka (through librdkafka).",
@@ -111,10 +112,13 @@ public struct FanoutSettings: Sendable {
     public var idleTimeoutMillis = 120_000
     public var closeTimeoutMillis = 3_000
     public var deflate = true
-    public var deflatePerConnection = false
+    public var deflatePerConnection = true
+    public var deflateLevel = 6
     public var allowedOrigins: [String] = []
     public var subprotocols: [String] = []
     public var limits = FanoutLimits()
+    /// TLS for the listener (wss://), from `fanout.tls.*`; nil = plain TCP.
+    public var tls: TLSServerContext?
 
     /// Defaults (for tests).
     public init() {}
@@ -138,11 +142,18 @@ public struct FanoutSettings: Sendable {
         closeTimeoutMillis = c.int("fanout.close_timeout_ms")
         deflate = c.bool("fanout.deflate")
         deflatePerConnection = c.string("fanout.deflate_mode") == "per_connection"
+        deflateLevel = c.int("fanout.deflate_level")
         allowedOrigins = c.strings("fanout.allowed_origins")
         subprotocols = c.strings("fanout.subprotocols")
         limits.maxSymbolsPerConnection = c.int("fanout.max_symbols_per_connection")
         limits.slowConsumerTimeoutNanos = UInt64(c.int("fanout.slow_consumer_timeout_ms")) * 1_000_000
         limits.maxBatchBytes = c.int("fanout.batch_max_bytes")
+        limits.batchIntervalNanos = UInt64(c.int("fanout.batch_interval_us")) * 1_000
+        do {
+            tls = try TLSServerContext.make(config: c, table: "fanout.tls")
+        } catch {
+            throw ConfigError(.invalidValue, origin: "fanout.tls", "\(error)")
+        }
         guard lowWatermark < highWatermark else {
             throw ConfigError(.invalidValue, origin: "fanout.low_watermark_bytes",
                               "must be below fanout.high_watermark_bytes (\(highWatermark))")

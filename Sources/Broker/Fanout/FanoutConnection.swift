@@ -24,6 +24,12 @@ final class FanoutConnection: WebSocketHandler, FanoutTransport {
     func webSocketDidConnect(_ ws: WebSocketConnection, request: HTTPRequestHead?) {
         self.ws = ws
         connectedTCP = ws.tcp
+        if ws.deflate != nil {
+            client.compression = node.node.settings.deflatePerConnection
+                ? .perConnection(WebSocketDeflateCompressor(windowBits: 10, level: node.node.settings.deflateLevel,
+                                                            noContextTakeover: false, memoryLevel: 3))
+                : .shared
+        }
         node.shard.add(client)
         node.connected(self)
     }

@@ -185,7 +185,13 @@ public final class FanoutNode: @unchecked Sendable {
         cfg.handshake.subprotocols = st.subprotocols
         cfg.handshake.allowedOrigins = st.allowedOrigins.isEmpty ? nil : st.allowedOrigins
         // Server frames without context takeover, so one compressed frame serves every subscriber.
-        cfg.handshake.deflate = st.deflate ? WebSocketDeflateConfiguration(serverNoContextTakeover: !st.deflatePerConnection) : nil
+        // shared: no server context, so one compressed frame serves every subscriber; per_connection:
+        // context takeover with a 1 KiB window (2^10), so each connection's compressor stays small.
+        cfg.handshake.deflate = st.deflate
+            ? WebSocketDeflateConfiguration(serverNoContextTakeover: !st.deflatePerConnection,
+                                            serverMaxWindowBits: st.deflatePerConnection ? 10 : 15,
+                                            compressionLevel: st.deflateLevel)
+            : nil
         cfg.handshakeTimeoutNanos = UInt64(st.handshakeTimeoutMillis) * 1_000_000
         cfg.maxBufferedBytes = st.maxBufferedBytes
         cfg.highWatermark = st.highWatermark
@@ -208,6 +214,7 @@ public final class FanoutNode: @unchecked Sendable {
             }
             s.server.accept(tcp)
         }
+        listener.tls = st.tls
         s.listener = listener
         s.loop.onIteration = { [m = s.metrics, h = metrics.iteration] ns in m.observe(h, Int64(ns)) }
         s.publishMetrics()
@@ -298,7 +305,7 @@ public final class FanoutNode: @unchecked Sendable {
         default:
             node.keep(try KafkaQuoteFeed.attach(node: node, config: ctx.config, logger: ctx.logger))
         }
-        print("fanout listening on ws://\(settings.host):\(node.port)/ws feed=\(settings.feed) loops=\(group.loops.count)")
+        print("fanout listening on \(settings.tls == nil ? "ws" : "wss")://\(settings.host):\(node.port)/ws feed=\(settings.feed) loops=\(group.loops.count)")
         let done = Semaphore()
         nonisolated(unsafe) var signals = 0
         TerminationSignals.onSignal { _ in

@@ -26,12 +26,29 @@ public struct FanoutLimits: Sendable {
     public var slowConsumerTimeoutNanos: UInt64 = 10_000_000_000
     /// Maximum payload of one `quotes` frame; larger batches are split.
     public var maxBatchBytes = 64 * 1024
+    /// Minimum time between two deliveries (0 = every loop iteration). Raising it trades latency
+    /// for fewer, larger writes: on loopback each write also pays the receiver's TCP work.
+    public var batchIntervalNanos: UInt64 = 0
     /// Creates the defaults.
     public init() {}
 }
 
+/// How quotes to one connection are compressed (RFC 7692), decided at the handshake.
+public enum FanoutCompression {
+    /// Plain text frames.
+    case none
+    /// Each quote frame compressed once per loop and shared (server_no_context_takeover):
+    /// a batch leaves as several compressed frames in one gather write.
+    case shared
+    /// This connection's own compressor with context takeover: each iteration's batch is one
+    /// compressed message, and repeated keys and symbols compress against earlier messages.
+    case perConnection(WebSocketDeflateCompressor)
+}
+
 /// One subscriber connection's fanout state. Lives on its shard's loop.
 public final class FanoutClient {
+    /// Compression negotiated for this connection.
+    public var compression: FanoutCompression = .none
     /// The transport (WebSocket connection).
     public unowned let transport: any FanoutTransport
     /// Slot in the shard's client table.
@@ -71,8 +88,17 @@ public final class FanoutShard {
     private var tickUpdates: [QuoteUpdate] = []
     private var dirty: [UInt32] = []
     private var headerArena = ByteBufferArena(blockSize: 16 * 1024)
+    private var deflateArena = ByteBufferArena(blockSize: 64 * 1024)
+    private var plainScratch = ByteBuffer(capacity: 64 * 1024)
+    private var deflateScratch = ByteBuffer(capacity: 64 * 1024)
+    /// The loop's shared no-context compressor (quote frames compressed once for every subscriber).
+    private lazy var sharedCompressor = WebSocketDeflateCompressor(windowBits: 9, level: 6, noContextTakeover: true,
+                                                                  memoryLevel: 4)
     private let batchSuffix = ByteBuffer(string: "\(Quote.batchSuffix)")
     private static let batchPrefix = Quote.batchPrefix
+
+    private var lastDrain: UInt64 = 0
+    private var drainTimerArmed = false
 
     /// Quotes handed to connections (a quote inside a batch counts once).
     public private(set) var quotesDelivered: UInt64 = 0
@@ -212,6 +238,17 @@ public final class FanoutShard {
             return
         }
         let now = loop.now
+        if limits.batchIntervalNanos > 0 && now &- lastDrain < limits.batchIntervalNanos {
+            // Too soon: keep collecting; make sure the loop wakes up when the interval is over.
+            if !drainTimerArmed {
+                drainTimerArmed = true
+                loop.schedule(afterNanos: limits.batchIntervalNanos - (now &- lastDrain)) { [weak self] in
+                    self?.drainTimerArmed = false
+                }
+            }
+            return
+        }
+        lastDrain = now
         for slot in dirty {
             guard let c = clients[Int(slot)], !c.pending.isEmpty else { continue }
             let tcp = c.transport.tcp
@@ -230,7 +267,14 @@ public final class FanoutShard {
     private func send(_ c: FanoutClient, _ tcp: TCPConnection) {
         let n = c.pending.count
         quotesDelivered &+= UInt64(n)
-        if n == 1 {
+        if case .shared = c.compression {
+            // One shared compressed frame per quote, all in this connection's one gather write.
+            for idx in c.pending { tcp.write(sharedDeflatedFrame(Int(idx))) }
+            framesSent &+= 1
+            c.framesWritten += 1
+            return
+        }
+        if n == 1, case .none = c.compression {
             tcp.write(tickUpdates[Int(c.pending[0])].frame)
             framesSent &+= 1
             c.framesWritten += 1
@@ -248,7 +292,9 @@ public final class FanoutShard {
                 payload += len
                 end += 1
             }
-            if end - start == 1 {
+            if case .perConnection(let z) = c.compression {
+                tcp.write(compressedMessage(z, from: start, to: end, pending: c.pending))
+            } else if end - start == 1 {
                 tcp.write(tickUpdates[Int(c.pending[start])].frame)
             } else {
                 writeBatch(tcp, from: start, to: end, payloadLength: payload, pending: c.pending)
@@ -256,6 +302,40 @@ public final class FanoutShard {
             framesSent &+= 1
             c.framesWritten += 1
             start = end
+        }
+    }
+
+    /// The quote's frame compressed without context, made once per loop and cached on the update.
+    private func sharedDeflatedFrame(_ idx: Int) -> ByteBuffer {
+        if let f = tickUpdates[idx].deflatedFrame { return f }
+        deflateScratch.clear()
+        tickUpdates[idx].json.withUnsafeReadableBytes { sharedCompressor.compress($0, into: &deflateScratch) }
+        let frame = deflateArena.encode { out in
+            WebSocketFrameEncoder.writeHeader(opcode: .text, rsv1: true, payloadLength: deflateScratch.readableBytes,
+                                              maskingKey: nil, into: &out)
+            out.writeBuffer(deflateScratch)
+        }
+        tickUpdates[idx].deflatedFrame = frame
+        return frame
+    }
+
+    /// One message (a single quote, or a `quotes` batch) compressed with the connection's own context.
+    private func compressedMessage(_ z: WebSocketDeflateCompressor, from: Int, to: Int, pending: [UInt32]) -> ByteBuffer {
+        plainScratch.clear()
+        if to - from == 1 {
+            plainScratch.writeBuffer(tickUpdates[Int(pending[from])].json)
+        } else {
+            plainScratch.writeStaticString(Self.batchPrefix)
+            plainScratch.writeBuffer(tickUpdates[Int(pending[from])].json)
+            for k in (from + 1)..<to { plainScratch.writeBuffer(tickUpdates[Int(pending[k])].element) }
+            plainScratch.writeBuffer(batchSuffix)
+        }
+        deflateScratch.clear()
+        plainScratch.withUnsafeReadableBytes { z.compress($0, into: &deflateScratch) }
+        return deflateArena.encode { out in
+            WebSocketFrameEncoder.writeHeader(opcode: .text, rsv1: true, payloadLength: deflateScratch.readableBytes,
+                                              maskingKey: nil, into: &out)
+            out.writeBuffer(deflateScratch)
         }
     }
 

@@ -26,9 +26,10 @@ final class FanoutRig {
 
     var url: String { "ws://127.0.0.1:\(node.port)/ws" }
 
-    func check(_ scenario: String, _ extra: [String] = [], timeout: Double = 60) throws -> ProcessOutcome {
-        try runProcess(["python3", "\(repositoryRoot)/Tests/interop/fanout/fanout_check.py", scenario, url] + extra,
-                       timeout: timeout)
+    func check(_ scenario: String, _ extra: [String] = [], url: String? = nil, environment: [String: String]? = nil,
+               timeout: Double = 60) throws -> ProcessOutcome {
+        try runProcess(["python3", "\(repositoryRoot)/Tests/interop/fanout/fanout_check.py", scenario, url ?? self.url] + extra,
+                       timeout: timeout, environment: environment)
     }
 
     deinit {
@@ -47,6 +48,12 @@ final class FanoutRig {
 
     @Test func permessageDeflateClientGetsTheSameProtocol() throws {
         let rig = try FanoutRig()
+        let r = try rig.check("basic-deflate")
+        #expect(r.status == 0, "\(r.output)")
+    }
+
+    @Test func sharedCompressedFramesDecodeForADeflateClient() throws {
+        let rig = try FanoutRig { $0.deflatePerConnection = false }
         let r = try rig.check("basic-deflate")
         #expect(r.status == 0, "\(r.output)")
     }
@@ -74,6 +81,20 @@ final class FanoutRig {
         #expect(r.status == 0, "\(r.output)")
         let closed = try rig.node.shards.map { s in try s.loop.submitAndWait { Int(s.shard.slowConsumersClosed) } }
         #expect(closed.reduce(0, +) == 1)
+    }
+
+    @Test func wssClientVerifiesOurCertificateAndGetsQuotes() throws {
+        let dir = "/tmp/fanout-tls-\(getpid())"
+        _ = try runProcess(["mkdir", "-p", dir])
+        let gen = try runProcess(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                                  "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                                  "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem"], timeout: 30)
+        #expect(gen.status == 0, "\(gen.output)")
+        let ctx = try TLSServerContext(certificatePath: "\(dir)/cert.pem", privateKeyPath: "\(dir)/key.pem")
+        let rig = try FanoutRig { $0.tls = ctx }
+        let r = try rig.check("basic", url: "wss://localhost:\(rig.node.port)/ws",
+                              environment: ["FANOUT_CHECK_CA": "\(dir)/cert.pem"])
+        #expect(r.status == 0, "\(r.output)")
     }
 
     @Test func healthAndMetricsAnswerOnTheSamePort() throws {

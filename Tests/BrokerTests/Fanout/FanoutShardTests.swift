@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import Broker
 @testable import Wire
 #if canImport(Glibc)
@@ -179,5 +180,117 @@ func makeUpdate(_ arena: inout ByteBufferArena, symbol: Int32, seq: UInt64) -> Q
         #expect(shard.subscribe(c, [1, 2, 3]) == nil)
         #expect(c.subscriptionCount == 0)
         #expect(shard.subscribe(c, [1, 2, 1]) == [1, 2])
+    }
+}
+
+import WebSocket
+
+extension PairTransport {
+    /// Reads every frame available now as (rsv1, payload bytes).
+    func readRawFrames() -> [(compressed: Bool, payload: [UInt8])] {
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(peer, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n <= 0 { break }
+            bytes += buf[0..<n]
+        }
+        var out: [(Bool, [UInt8])] = []
+        var i = 0
+        while i + 2 <= bytes.count {
+            var len = Int(bytes[i + 1] & 0x7F)
+            var h = 2
+            if len == 126 { len = Int(bytes[i + 2]) << 8 | Int(bytes[i + 3]); h = 4 }
+            guard i + h + len <= bytes.count else { break }
+            out.append((bytes[i] & 0x40 != 0, Array(bytes[(i + h)..<(i + h + len)])))
+            i += h + len
+        }
+        return out
+    }
+}
+
+@Suite struct FanoutCompressionTests {
+    @Test func perConnectionContextCompressesBatchesToUnderHalfAndDecodes() throws {
+        let loop = try EventLoop(name: "z")
+        var encoder = QuoteEncoder(symbols: SymbolUniverse.generated(count: 50))
+        let shard = FanoutShard(loop: loop, symbolCount: 50)
+        let t = try PairTransport(loop: loop)
+        let c = FanoutClient(transport: t)
+        c.compression = .perConnection(WebSocketDeflateCompressor(windowBits: 10, level: 6, noContextTakeover: false,
+                                                                 memoryLevel: 3))
+        shard.add(c)
+        _ = shard.subscribe(c, Array(0..<20))
+        var gen = SyntheticQuoteGenerator(symbolCount: 20, seed: 7)
+        let inflater = WebSocketDeflateDecompressor(noContextTakeover: false)
+        var plainBytes = 0, wireBytes = 0, quotes = 0
+        for tick in 0..<50 {
+            for _ in 0..<5 { shard.publish(encoder.encode(gen.next(ts: UInt64(1_000 + tick)))) }
+            shard.drain()
+            loop.flushPending()
+            for f in t.readRawFrames() {
+                #expect(f.compressed)
+                wireBytes += f.payload.count + 2
+                var out = ByteBuffer()
+                try f.payload.withUnsafeBytes { try inflater.decompress($0, into: &out, limit: 1 << 20) }
+                plainBytes += out.readableBytes + 2
+                let text = out.readableString
+                #expect(text.hasPrefix(#"{"type":"quote"#))
+                quotes += text.components(separatedBy: "\"ts\":").count - 1
+            }
+        }
+        #expect(quotes == 250)
+        #expect(Double(wireBytes) <= 0.5 * Double(plainBytes), "wire \(wireBytes) plain \(plainBytes)")
+    }
+
+    @Test func sharedModeCompressesEachQuoteOnceForAllSubscribers() throws {
+        let loop = try EventLoop(name: "z")
+        var encoder = QuoteEncoder(symbols: SymbolUniverse.generated(count: 10))
+        let shard = FanoutShard(loop: loop, symbolCount: 10)
+        let a = try PairTransport(loop: loop), b = try PairTransport(loop: loop)
+        let ca = FanoutClient(transport: a), cb = FanoutClient(transport: b)
+        ca.compression = .shared
+        cb.compression = .shared
+        shard.add(ca); shard.add(cb)
+        _ = shard.subscribe(ca, [1]); _ = shard.subscribe(cb, [1])
+        var gen = SyntheticQuoteGenerator(symbolCount: 10, seed: 1)
+        shard.publish(encoder.encode(gen.next(symbol: 1, ts: 5)))
+        shard.drain()
+        loop.flushPending()
+        let fa = a.readRawFrames(), fb = b.readRawFrames()
+        #expect(fa.count == 1 && fa[0].compressed)
+        #expect(fa.map(\.payload) == fb.map(\.payload))  // the same bytes went to both
+    }
+}
+
+@Suite struct FanoutBatchIntervalTests {
+    @Test func updatesWithinTheIntervalLeaveTogether() throws {
+        let loop = try EventLoop(name: "i")
+        var encoder = QuoteEncoder(symbols: SymbolUniverse.generated(count: 4))
+        var limits = FanoutLimits()
+        limits.batchIntervalNanos = 50_000_000
+        let shard = FanoutShard(loop: loop, symbolCount: 4, limits: limits)
+        let t = try PairTransport(loop: loop)
+        let c = FanoutClient(transport: t)
+        shard.add(c)
+        _ = shard.subscribe(c, [0])
+        var gen = SyntheticQuoteGenerator(symbolCount: 4, seed: 3)
+        loop.runOnceForTests()  // sets the loop clock; first drain happens now
+        shard.publish(encoder.encode(gen.next(symbol: 0, ts: 1)))
+        shard.drain()
+        loop.flushPending()
+        #expect(t.readFrames().count == 1)
+        // Two more within 50 ms: held back, then sent as one batch once the interval is over.
+        shard.publish(encoder.encode(gen.next(symbol: 0, ts: 2)))
+        shard.drain()
+        shard.publish(encoder.encode(gen.next(symbol: 0, ts: 3)))
+        shard.drain()
+        loop.flushPending()
+        #expect(t.readFrames().isEmpty)
+        usleep(60_000)
+        loop.runOnceForTests()
+        loop.runOnceForTests()
+        let frames = t.readFrames()
+        #expect(frames.count == 1)
+        #expect(frames.first?.hasPrefix(#"{"type":"quotes""#) == true)
     }
 }

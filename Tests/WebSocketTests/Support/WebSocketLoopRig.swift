@@ -58,6 +58,7 @@ enum DispatchTimeShim {
 /// A blocking TCP client that can misbehave (drip bytes, never read, reset).
 final class RawSocket {
     let fd: CInt
+    var closed = false
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -75,7 +76,7 @@ final class RawSocket {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { Glibc.close(fd) }
+    deinit { if !closed { Glibc.close(fd) } }
 
     func send(_ s: String) { send(Array(s.utf8)) }
 
@@ -131,11 +132,12 @@ final class RawSocket {
         return read(until: "\r\n\r\n")
     }
 
-    /// Abortive close: RST instead of FIN.
+    /// Abortive close: close with a zero linger sends RST instead of FIN.
     func reset() {
         var l = linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
-        Glibc.shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
+        closed = true
     }
 
     /// Shrinks the receive buffer so a never-reading client stops the server's writes early.

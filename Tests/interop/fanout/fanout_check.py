@@ -7,7 +7,9 @@ Every wait is bounded, so a broken server fails the check instead of hanging it.
 """
 import asyncio
 import json
+import os
 import socket
+import ssl
 import sys
 import time
 
@@ -41,8 +43,17 @@ async def collect(ws, seconds):
     return out
 
 
+def tls_context():
+    ca = os.environ.get("FANOUT_CHECK_CA")
+    if not ca:
+        return None
+    ctx = ssl.create_default_context(cafile=ca)
+    return ctx
+
+
 async def basic(url, compression):
-    async with websockets.connect(url, compression=compression, max_size=2**22) as ws:
+    kw = {"ssl": tls_context()} if url.startswith("wss://") else {}
+    async with websockets.connect(url, compression=compression, max_size=2**22, **kw) as ws:
         await ws.send(json.dumps({"action": "subscribe", "symbols": ["S0001", "S0002"]}))
         first = await recv_json(ws)
         assert first == {"type": "subscribed", "symbols": ["S0001", "S0002"]}, first
