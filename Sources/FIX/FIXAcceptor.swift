@@ -23,7 +23,8 @@ public final class FIXAcceptor {
     /// - Throws: `FIXStoreError` when a store cannot be opened, `IOError` when the port cannot be bound.
     public init(
         sessions settings: [FIXSessionSettings], host: String, port: Int, loop: EventLoop,
-        application: (any FIXApplication)?, logger: Logger = Logger(label: "fix"), clock: @escaping () -> FIXTimestamp = FIXTimestamp.now
+        application: (any FIXApplication)?, logger: Logger = Logger(label: "fix"), clock: @escaping () -> FIXTimestamp = FIXTimestamp.now,
+        tls: TLSServerContext? = nil
     ) throws {
         self.logger = logger
         for s in settings {
@@ -33,6 +34,7 @@ public final class FIXAcceptor {
         }
         var accept: ((TCPConnection) -> Void)?
         let l = try TCPListener(host: host, port: port, loop: loop) { c in accept?(c) }
+        l.tls = tls
         listener = l
         self.port = l.port
         accept = { [weak self] c in self?.accepted(c) }

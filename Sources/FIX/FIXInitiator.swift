@@ -17,6 +17,8 @@ public final class FIXInitiator {
     private var reconnectTimer: TimerHandle?
     private var stopped = true
     private let logger: Logger
+    /// When set, the session runs over TLS (FIX over TLS; verification per the config).
+    public var tls: TLSClientConfig?
 
     /// Creates an initiator for `settings` (role must be `.initiator`).
     /// - Throws: `FIXStoreError` when the store cannot be opened.
@@ -65,7 +67,8 @@ public final class FIXInitiator {
         guard !stopped, connection.tcp == nil else { return }
         let s = connection.settings
         do {
-            let c = try TCPConnection.connect(host: s.host, port: s.port, on: connection.loop, handler: connection)
+            let c = try TCPConnection.connect(host: s.host, port: s.port, on: connection.loop, tls: tls,
+                                              handler: connection)
             connection.attach(c, connected: false)
         } catch {
             logger.notice("FIX connect failed", metadata: ["target": "\(s.host):\(s.port)", "error": "\(error)"])
