@@ -12,6 +12,9 @@ public import FIX
 import Histogram
 public import Logging
 public import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Ingest latency percentiles, nanoseconds.
 public struct IngestLatencySnapshot: Sendable, Equatable {
@@ -303,6 +306,7 @@ public final class MarketDataIngestor: FIXApplication {
         print("ingest: FIX \(settings.senderCompID) -> \(settings.exchangeHost):\(settings.exchangePort), "
               + "redis=\(config.bool("ingest.redis") ? config.string("redis.address") : "off"), "
               + "kafka=\(config.bool("ingest.kafka") ? config.string("kafka.brokers") : "off")")
+        fflush(nil)
         let done = Semaphore()
         TerminationSignals.onSignal { _ in done.signal() }
         done.wait()
