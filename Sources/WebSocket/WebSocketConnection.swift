@@ -77,6 +77,10 @@ public final class WebSocketConnection: TCPConnectionHandler {
     var timerDeadline: UInt64 = 0
     var scratch = ByteBuffer(capacity: 0)
     var reportedClose = false
+    /// A request handed to `asyncRoute` is waiting for its response.
+    var awaitingResponse = false
+    /// Bytes that arrived while a response was outstanding (pipelined requests), parsed once it is sent.
+    var heldBytes: ByteBuffer?
 
     /// Server side: adopts an accepted connection.
     init(accepted tcp: TCPConnection, server: WebSocketServer) {
@@ -193,6 +197,14 @@ public final class WebSocketConnection: TCPConnectionHandler {
     public func connection(_ c: TCPConnection, didReceive bytes: UnsafeRawBufferPointer) -> Int {
         var offset = 0
         switch phase {
+        case .serverHandshake where awaitingResponse || heldBytes != nil:
+            // Requests behind an unanswered one wait in our own buffer (TCPConnection only presents held
+            // bytes again when more arrive).
+            if heldBytes == nil { heldBytes = ByteBuffer(capacity: bytes.count) }
+            heldBytes!.writeBytes(bytes)
+            if heldBytes!.readableBytes > 4 << 20 { tcp.close() }
+            if !awaitingResponse { drainHeldBytes() }
+            return bytes.count
         case .serverHandshake:
             offset = serverHandshake(bytes)
         case .clientHandshake(let hs):
@@ -222,6 +234,8 @@ public final class WebSocketConnection: TCPConnectionHandler {
     public func connectionDidClose(_ c: TCPConnection, error: IOError?) {
         if let t = timer { c.loop.cancel(t) }
         timer = nil
+        awaitingResponse = false
+        heldBytes = nil
         let wasOpen = core != nil
         phase = .closed
         if wasOpen && !reportedClose {
@@ -265,6 +279,23 @@ public final class WebSocketConnection: TCPConnectionHandler {
                 upgrade(head, server)
                 return offset
             }
+            if let asyncRoute = server.asyncRoute {
+                let responder = HTTPResponder(connection: self, keepAlive: head.keepAlive,
+                                              headRequest: head.method == .head)
+                awaitingResponse = true
+                if asyncRoute(head, body, responder) {
+                    if case .closed = phase { return bytes.count }   // answered synchronously with close
+                    parser.reset()
+                    phase = .serverHandshake(parser)
+                    if responder.answered { continue }   // answered synchronously
+                    if offset < bytes.count {
+                        heldBytes = ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+                    }
+                    return bytes.count
+                }
+                awaitingResponse = false
+                responder.answered = true
+            }
             var out = ByteBuffer(capacity: 256)
             let response = server.route?(head, body)
                 ?? HTTPResponse(status: .notFound, contentType: "text/plain; charset=utf-8", body: "not found\n")
@@ -276,6 +307,43 @@ public final class WebSocketConnection: TCPConnectionHandler {
                 return bytes.count
             }
             parser.reset()
+        }
+    }
+
+    /// Writes a deferred response (see `HTTPResponder`), then parses requests that arrived meanwhile.
+    func finishDeferred(_ response: HTTPResponse, keepAlive: Bool, headRequest: Bool) {
+        guard awaitingResponse, case .serverHandshake = phase else { return }
+        awaitingResponse = false
+        var out = ByteBuffer(capacity: 256 + response.body.readableBytes)
+        response.write(into: &out, keepAlive: keepAlive, headRequest: headRequest)
+        tcp.write(out)
+        if !keepAlive {
+            tcp.close()
+            phase = .closed
+            heldBytes = nil
+            return
+        }
+        // A keep-alive connection that just completed a request is not idle: restart the idle bound.
+        if let t = timer { tcp.loop.cancel(t) }
+        timer = nil
+        armHandshakeTimer(server?.configuration.handshakeTimeoutNanos ?? 0)
+        if heldBytes != nil { drainHeldBytes() }
+    }
+
+    /// Parses held pipelined requests until one is deferred again or the bytes run out.
+    func drainHeldBytes() {
+        guard var held = heldBytes else { return }
+        heldBytes = nil
+        let used = held.withUnsafeReadableBytes { serverHandshake($0) }
+        if awaitingResponse, case .serverHandshake = phase {
+            // serverHandshake stored the bytes after the deferred request in heldBytes itself.
+            return
+        }
+        held.moveReaderIndex(forwardBy: min(used, held.readableBytes))
+        if !held.isEmpty, case .serverHandshake = phase { heldBytes = held }
+        if case .open = phase, !held.isEmpty {
+            // Upgraded with frames right behind the request: hand them to the protocol core.
+            _ = held.withUnsafeReadableBytes { connection(tcp, didReceive: $0) }
         }
     }
 
@@ -302,7 +370,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
         }
         tcp.write(WebSocketServerHandshake.response(to: head, result: result))
         handler = h
-        request = head
+        if server.configuration.retainRequestHead { request = head }
         subprotocol = result.subprotocol
         open(deflate: result.deflate)
         h.webSocketDidConnect(self, request: head)
@@ -346,6 +414,10 @@ public final class WebSocketConnection: TCPConnectionHandler {
         timer = tcp.loop.schedule(afterNanos: nanos) { [weak self] in
             guard let self, self.core == nil else { return }
             self.timer = nil
+            if self.awaitingResponse {   // our answer is late, not the client: wait for it
+                self.armHandshakeTimer(nanos)
+                return
+            }
             // Slowloris defence: the whole head must arrive within the timeout.
             if self.role == .server && self.tcp.unconsumedBytes > 0 {
                 var out = ByteBuffer(capacity: 128)
@@ -398,5 +470,31 @@ public final class WebSocketConnection: TCPConnectionHandler {
             if let action = self.core?.tick(now: self.tcp.loop.now) { self.perform(action) }
             self.armTimer()
         }
+    }
+}
+
+
+/// Answers one HTTP request taken by `WebSocketServer.asyncRoute`, later, on the connection's loop.
+public final class HTTPResponder {
+    weak var connection: WebSocketConnection?
+    let keepAlive: Bool
+    let headRequest: Bool
+    var answered = false
+
+    init(connection: WebSocketConnection, keepAlive: Bool, headRequest: Bool) {
+        self.connection = connection
+        self.keepAlive = keepAlive
+        self.headRequest = headRequest
+    }
+
+    /// Whether the client is still there to answer (false after it disconnected).
+    public var isConnected: Bool { connection?.tcp.isOpen ?? false }
+
+    /// Sends the response (first call only; later calls and calls after the client left do nothing).
+    /// Loop thread of the connection.
+    public func respond(_ response: HTTPResponse) {
+        guard !answered else { return }
+        answered = true
+        connection?.finishDeferred(response, keepAlive: keepAlive, headRequest: headRequest)
     }
 }

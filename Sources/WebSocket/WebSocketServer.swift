@@ -39,6 +39,9 @@ public struct WebSocketServerConfiguration: Sendable {
     public var maxBufferedBytes: Int
     /// Above this many outbound bytes sends report `.backpressure`. Default 256 KiB.
     public var highWatermark: Int
+    /// Keep the upgrade request in `WebSocketConnection.request` after the handshake. Servers with
+    /// many connections that do not need it (fanout) turn it off: it holds the head's bytes.
+    public var retainRequestHead = true
     /// `webSocketBecameWritable` fires when outbound bytes fall to this. Default 64 KiB.
     public var lowWatermark: Int
 
@@ -72,6 +75,10 @@ public final class WebSocketServer {
     public let upgrade: (HTTPRequestHead) -> (any WebSocketHandler)?
     /// Called for every request that is not an upgrade (e.g. /health, /metrics); nil answers 404.
     public let route: ((HTTPRequestHead, ByteBuffer) -> HTTPResponse?)?
+    /// Tried before `route` for requests answered later (e.g. after a database round trip): return true to
+    /// take the request and call `respond` on the responder, on this loop, exactly once, now or later. The
+    /// connection reads no further request until then (one request at a time; pipelined requests wait).
+    public let asyncRoute: ((HTTPRequestHead, ByteBuffer, HTTPResponder) -> Bool)?
     /// This loop's zlib streams for no-context-takeover directions, shared by all its connections;
     /// build prepared frames with `sharedDeflate.compressor()`.
     public let sharedDeflate: WebSocketSharedDeflate
@@ -82,11 +89,13 @@ public final class WebSocketServer {
     ///   - route: answers non-upgrade requests (request head and body).
     public init(configuration: WebSocketServerConfiguration = .init(), logger: Logger = Logger(label: "websocket"),
                 upgrade: @escaping (HTTPRequestHead) -> (any WebSocketHandler)?,
-                route: ((HTTPRequestHead, ByteBuffer) -> HTTPResponse?)? = nil) {
+                route: ((HTTPRequestHead, ByteBuffer) -> HTTPResponse?)? = nil,
+                asyncRoute: ((HTTPRequestHead, ByteBuffer, HTTPResponder) -> Bool)? = nil) {
         self.configuration = configuration
         self.logger = logger
         self.upgrade = upgrade
         self.route = route
+        self.asyncRoute = asyncRoute
         self.sharedDeflate = WebSocketSharedDeflate(level: configuration.handshake.deflate?.compressionLevel ?? 6)
     }
 

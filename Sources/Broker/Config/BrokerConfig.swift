@@ -85,9 +85,13 @@ public enum BrokerConfig {
             "general": "Process-wide settings.",
             "fanout": "WebSocket fanout node: quotes to clients.",
             "kafka": "Kafka (through librdkafka).",
+            "gateway": "Order gateway: REST API, order WebSocket, storage.",
+            "exchange_fix": "FIX order session from the gateway to the exchange.",
+            "risk": "Pre-trade risk limits of the gateway.",
+            "ledger": "Ledger service: ledger.events -> PostgreSQL.",
         ]
         return ConfigSchema(keys: general + fanout + TLSServerContext.configKeys(table: "fanout.tls") + clients
-                                + LogLineHandler.configKeys(table: "log") + MarketDataConfig.keys,
+                                + LogLineHandler.configKeys(table: "log") + MarketDataConfig.keys + OrdersConfig.keys,
                             tableDocs: docs.merging(MarketDataConfig.tableDocs) { a, _ in a })
     }
 }
