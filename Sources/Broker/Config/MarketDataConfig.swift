@@ -1,8 +1,10 @@
 // MarketDataConfig: the config keys of the market-data roles (exchange simulator, ingestor, demo)
 // and their typed, cross-checked settings. BrokerConfig.schema includes `MarketDataConfig.keys`.
 //
-// FIX endpoints use the FIX module's keys (`FIXSessionSettings.configKeys`) under `exchange.fix`
-// (acceptor: one session per `target_comp_ids` entry) and `ingest.fix` (initiator).
+// FIX endpoints use the FIX module's keys (`FIXSessionSettings.configKeys`) under `exchange.acceptor`
+// (the simulator's acceptor: one session per `target_comp_ids` entry) and `ingest.fix` (initiator).
+// Not `exchange.fix`: its environment variables (BROKER_EXCHANGE_FIX_*) would collide with the
+// gateway's initiator keys `exchange_fix.*` (OrdersConfig.swift).
 public import Wire
 public import FIX
 
@@ -10,7 +12,7 @@ public import FIX
 public enum MarketDataConfig {
     /// Every key of the market-data roles.
     public static let keys: [ConfigKey] = FIXSessionSettings.configKeys(
-        prefix: "exchange.fix", senderCompID: "EXCHANGE", targetCompIDs: ["INGEST", "GATEWAY"], port: 9878)
+        prefix: "exchange.acceptor", senderCompID: "EXCHANGE", targetCompIDs: ["INGEST", "GATEWAY"], port: 9878)
         + FIXSessionSettings.configKeys(prefix: "ingest.fix", senderCompID: "INGEST", targetCompIDs: ["EXCHANGE"],
                                         port: 9878) + [
         // Exchange simulator.
@@ -47,7 +49,7 @@ public enum MarketDataConfig {
     /// Table docs for `print-config`.
     public static let tableDocs: [String: String] = [
         "exchange": "Exchange simulator: FIX market data (35=V/W/X) and order matching (35=D/F/G -> 8/9).",
-        "exchange.fix": "The simulator's FIX acceptor: one session per peer CompID (INGEST, GATEWAY).",
+        "exchange.acceptor": "The simulator's FIX acceptor: one session per peer CompID (INGEST, GATEWAY).",
         "ingest": "Ingestor: FIX market data -> Redis (latest quote) + Kafka (market.quotes).",
         "ingest.fix": "The ingestor's FIX initiator to the exchange (sequence numbers reset on every logon).",
         "demo": "`broker demo`: exchange + ingest + fanout in one process on embedded defaults.",
@@ -82,11 +84,11 @@ public struct ExchangeSettings: Sendable {
         }
     }
 
-    /// Reads `exchange.*` and `exchange.fix.*`.
+    /// Reads `exchange.*` and `exchange.acceptor.*`.
     /// - Throws: `ConfigError` naming the key.
     public init(_ c: ConfigFile) throws(ConfigError) {
         do throws(FIXSettingsError) {
-            fixSessions = try FIXSessionSettings.sessions(from: c, prefix: "exchange.fix", role: .acceptor)
+            fixSessions = try FIXSessionSettings.sessions(from: c, prefix: "exchange.acceptor", role: .acceptor)
         } catch {
             throw ConfigError(.invalidValue, origin: error.key, error.reason)
         }

@@ -20,7 +20,7 @@ public enum BrokerRoles {
             return [ConfigFlag("--listen", key: "demo.listen"), ConfigFlag("--loops", key: "general.loops"),
                     ConfigFlag("--rate", key: "demo.rate")]
         case "exchange":
-            return [ConfigFlag("--port", key: "exchange.fix.port"), ConfigFlag("--rate", key: "exchange.rate")]
+            return [ConfigFlag("--port", key: "exchange.acceptor.port"), ConfigFlag("--rate", key: "exchange.rate")]
         case "ingest":
             return [ConfigFlag("--exchange-host", key: "ingest.fix.host"),
                     ConfigFlag("--exchange-port", key: "ingest.fix.port")]
