@@ -1,21 +1,21 @@
 // MarketDataConfig: the config keys of the market-data roles (exchange simulator, ingestor, demo)
 // and their typed, cross-checked settings. BrokerConfig.schema includes `MarketDataConfig.keys`.
 //
-// FIX endpoints here are the minimum the two market-data roles need (address and CompIDs); the
-// session knobs keep FIXSessionSettings' defaults (QuickFIX's). When the FIX branch's
-// `FIXSessionSettings.configKeys(prefix:)` lands on main these tables can switch to it.
+// FIX endpoints use the FIX module's keys (`FIXSessionSettings.configKeys`) under `exchange.acceptor`
+// (the simulator's acceptor: one session per `target_comp_ids` entry) and `ingest.fix` (initiator).
+// Not `exchange.fix`: its environment variables (BROKER_EXCHANGE_FIX_*) would collide with the
+// gateway's initiator keys `exchange_fix.*` (OrdersConfig.swift).
 public import Wire
 public import FIX
 
 /// Keys of `[exchange]`, `[ingest]` and `[demo]`.
 public enum MarketDataConfig {
     /// Every key of the market-data roles.
-    public static let keys: [ConfigKey] = [
+    public static let keys: [ConfigKey] = FIXSessionSettings.configKeys(
+        prefix: "exchange.acceptor", senderCompID: "EXCHANGE", targetCompIDs: ["INGEST", "GATEWAY"], port: 9878)
+        + FIXSessionSettings.configKeys(prefix: "ingest.fix", senderCompID: "INGEST", targetCompIDs: ["EXCHANGE"],
+                                        port: 9878) + [
         // Exchange simulator.
-        .string("exchange.listen", default: "127.0.0.1:9878", doc: "HOST:PORT of the simulator's FIX acceptor."),
-        .string("exchange.sender_comp_id", default: "EXCHANGE", doc: "SenderCompID(49) of the simulator."),
-        .strings("exchange.target_comp_ids", default: ["INGEST", "GATEWAY"],
-                 doc: "CompIDs of the peers: one FIX session each, routed by the CompIDs of their Logon."),
         .integer("exchange.rate", default: 100_000, bounds: 0...10_000_000,
                  doc: "Market-data updates generated per second over all symbols (0 = quiet; trades still move prices)."),
         .integer("exchange.updates_per_message", default: 32, bounds: 1...1_000,
@@ -29,11 +29,7 @@ public enum MarketDataConfig {
                  doc: "Price levels per side the simulated market maker posts around the current price."),
         .integer("exchange.liquidity_size", default: 1_000, bounds: 1...100_000_000,
                  doc: "Shares the market maker posts per level."),
-        .integer("exchange.heartbeat_interval", default: 30, bounds: 1...3600, doc: "FIX HeartBtInt(108) in seconds."),
         // Ingestor.
-        .string("ingest.exchange", default: "127.0.0.1:9878", doc: "HOST:PORT of the exchange's FIX acceptor."),
-        .string("ingest.sender_comp_id", default: "INGEST", doc: "SenderCompID(49) of the ingestor."),
-        .string("ingest.target_comp_id", default: "EXCHANGE", doc: "TargetCompID(56): the exchange."),
         .strings("ingest.symbols", default: [],
                  doc: "Symbols to subscribe to (MarketDataRequest 35=V); empty = all (Symbol '*')."),
         .bool("ingest.redis", default: true, doc: "Write the latest quote per symbol to Redis (redis.address)."),
@@ -53,21 +49,17 @@ public enum MarketDataConfig {
     /// Table docs for `print-config`.
     public static let tableDocs: [String: String] = [
         "exchange": "Exchange simulator: FIX market data (35=V/W/X) and order matching (35=D/F/G -> 8/9).",
+        "exchange.acceptor": "The simulator's FIX acceptor: one session per peer CompID (INGEST, GATEWAY).",
         "ingest": "Ingestor: FIX market data -> Redis (latest quote) + Kafka (market.quotes).",
+        "ingest.fix": "The ingestor's FIX initiator to the exchange (sequence numbers reset on every logon).",
         "demo": "`broker demo`: exchange + ingest + fanout in one process on embedded defaults.",
     ]
 }
 
 /// Settings of the exchange simulator.
 public struct ExchangeSettings: Sendable {
-    /// Address to listen on.
-    public var host = "127.0.0.1"
-    /// Port (0 = ephemeral).
-    public var port = 9878
-    /// Our SenderCompID.
-    public var senderCompID = "EXCHANGE"
-    /// Peers, one session each.
-    public var targetCompIDs = ["INGEST", "GATEWAY"]
+    /// The acceptor's sessions, one per peer (all on `host`:`port`).
+    public var fixSessions: [FIXSessionSettings]
     /// Updates per second over all symbols.
     public var rate = 100_000
     /// Updates per 35=X message.
@@ -82,18 +74,24 @@ public struct ExchangeSettings: Sendable {
     public var liquidityLevels = 5
     /// Market-maker shares per level.
     public var liquiditySize: Int64 = 1_000
-    /// HeartBtInt.
-    public var heartbeatInterval = 30
 
-    /// Defaults (tests).
-    public init() {}
+    /// Defaults (tests): EXCHANGE serving INGEST and GATEWAY on 127.0.0.1:9878.
+    public init() {
+        fixSessions = ["INGEST", "GATEWAY"].map { peer in
+            var s = FIXSessionSettings(role: .acceptor, senderCompID: "EXCHANGE", targetCompID: peer)
+            s.port = 9878
+            return s
+        }
+    }
 
-    /// Reads `exchange.*`.
-    /// - Throws: `ConfigError` for a malformed address.
+    /// Reads `exchange.*` and `exchange.acceptor.*`.
+    /// - Throws: `ConfigError` naming the key.
     public init(_ c: ConfigFile) throws(ConfigError) {
-        (host, port) = try parseHostPort(c.string("exchange.listen"), key: "exchange.listen")
-        senderCompID = c.string("exchange.sender_comp_id")
-        targetCompIDs = c.strings("exchange.target_comp_ids")
+        do throws(FIXSettingsError) {
+            fixSessions = try FIXSessionSettings.sessions(from: c, prefix: "exchange.acceptor", role: .acceptor)
+        } catch {
+            throw ConfigError(.invalidValue, origin: error.key, error.reason)
+        }
         rate = c.int("exchange.rate")
         updatesPerMessage = c.int("exchange.updates_per_message")
         tickNanos = UInt64(c.int("exchange.tick_us")) * 1_000
@@ -101,36 +99,38 @@ public struct ExchangeSettings: Sendable {
         tickSize = Int64(c.int("exchange.tick_size"))
         liquidityLevels = c.int("exchange.liquidity_levels")
         liquiditySize = Int64(c.int("exchange.liquidity_size"))
-        heartbeatInterval = c.int("exchange.heartbeat_interval")
-        guard !targetCompIDs.isEmpty else {
-            throw ConfigError(.invalidValue, origin: "exchange.target_comp_ids", "needs at least one CompID")
-        }
     }
 
-    /// One acceptor session per peer.
-    public func sessions() -> [FIXSessionSettings] {
-        targetCompIDs.map { peer in
-            var s = FIXSessionSettings(role: .acceptor, senderCompID: senderCompID, targetCompID: peer)
-            s.heartbeatInterval = heartbeatInterval
-            s.port = port
-            // A restarted peer starts over; market data is never worth resending (FIX 4.4 Vol. 2: GapFill).
-            s.resetOnLogon = true
-            s.resetOnDisconnect = true
-            return s
-        }
+    /// Address the acceptor binds.
+    public var host: String {
+        get { fixSessions.first?.host ?? "127.0.0.1" }
+        set { for i in fixSessions.indices { fixSessions[i].host = newValue } }
     }
+    /// Port the acceptor binds (0 = ephemeral).
+    public var port: Int {
+        get { fixSessions.first?.port ?? 0 }
+        set { for i in fixSessions.indices { fixSessions[i].port = newValue } }
+    }
+    /// Our SenderCompID.
+    public var senderCompID: String { fixSessions.first?.senderCompID ?? "" }
+    /// The peers' CompIDs.
+    public var targetCompIDs: [String] { fixSessions.map(\.targetCompID) }
+
+    /// Adds a session for `peer` (same settings as the first) unless there is one.
+    public mutating func addPeer(_ peer: String) {
+        guard !targetCompIDs.contains(peer), var s = fixSessions.first else { return }
+        s.targetCompID = peer
+        fixSessions.append(s)
+    }
+
+    /// The acceptor's sessions.
+    public func sessions() -> [FIXSessionSettings] { fixSessions }
 }
 
 /// Settings of the ingestor.
 public struct IngestSettings: Sendable {
-    /// Exchange host.
-    public var exchangeHost = "127.0.0.1"
-    /// Exchange port.
-    public var exchangePort = 9878
-    /// Our SenderCompID.
-    public var senderCompID = "INGEST"
-    /// The exchange's CompID.
-    public var targetCompID = "EXCHANGE"
+    /// The initiator session to the exchange.
+    public var fixSession: FIXSessionSettings
     /// Symbols to subscribe to; empty = all.
     public var symbols: [String] = []
     /// Redis flush interval in nanoseconds.
@@ -139,35 +139,52 @@ public struct IngestSettings: Sendable {
     public var statsIntervalSeconds = 10
     /// librdkafka queue bound in messages.
     public var kafkaQueueMessages = 200_000
-    /// FIX HeartBtInt proposed.
-    public var heartbeatInterval = 30
 
-    /// Defaults (tests).
-    public init() {}
+    /// Defaults (tests): INGEST -> EXCHANGE at 127.0.0.1:9878.
+    public init() {
+        fixSession = FIXSessionSettings(role: .initiator, senderCompID: "INGEST", targetCompID: "EXCHANGE")
+        fixSession.port = 9878
+        fixSession.maxReconnectInterval = 8
+    }
 
-    /// Reads `ingest.*`.
-    /// - Throws: `ConfigError` for a malformed address.
+    /// Reads `ingest.*` and `ingest.fix.*`.
+    /// - Throws: `ConfigError` naming the key.
     public init(_ c: ConfigFile) throws(ConfigError) {
-        (exchangeHost, exchangePort) = try parseHostPort(c.string("ingest.exchange"), key: "ingest.exchange")
-        senderCompID = c.string("ingest.sender_comp_id")
-        targetCompID = c.string("ingest.target_comp_id")
+        do throws(FIXSettingsError) {
+            fixSession = try FIXSessionSettings.sessions(from: c, prefix: "ingest.fix", role: .initiator)[0]
+        } catch {
+            throw ConfigError(.invalidValue, origin: error.key, error.reason)
+        }
         symbols = c.strings("ingest.symbols")
         redisFlushNanos = UInt64(c.int("ingest.redis_flush_ms")) * 1_000_000
         statsIntervalSeconds = c.int("ingest.stats_interval_s")
         kafkaQueueMessages = c.int("ingest.kafka_queue_messages")
-        heartbeatInterval = c.int("exchange.heartbeat_interval")
     }
 
-    /// The initiator session.
+    /// Exchange host.
+    public var exchangeHost: String {
+        get { fixSession.host }
+        set { fixSession.host = newValue }
+    }
+    /// Exchange port.
+    public var exchangePort: Int {
+        get { fixSession.port }
+        set { fixSession.port = newValue }
+    }
+    /// Our SenderCompID.
+    public var senderCompID: String { fixSession.senderCompID }
+    /// The exchange's CompID.
+    public var targetCompID: String {
+        get { fixSession.targetCompID }
+        set { fixSession.targetCompID = newValue }
+    }
+
+    /// The initiator session. Sequence numbers restart on every logon (ResetSeqNumFlag): a gap in
+    /// market data is never worth a resend of stale quotes (FIX 4.4 Vol. 2), so a reconnect
+    /// subscribes afresh and gets snapshots instead.
     public func session() -> FIXSessionSettings {
-        var s = FIXSessionSettings(role: .initiator, senderCompID: senderCompID, targetCompID: targetCompID)
-        s.host = exchangeHost
-        s.port = exchangePort
-        s.heartbeatInterval = heartbeatInterval
+        var s = fixSession
         s.resetOnLogon = true
-        s.resetOnDisconnect = true
-        s.reconnectInterval = 1
-        s.maxReconnectInterval = 8
         return s
     }
 }

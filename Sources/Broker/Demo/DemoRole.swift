@@ -155,7 +155,7 @@ public enum DemoRole {
         ins.symbols = []
         ins.statsIntervalSeconds = 0
         ins.targetCompID = xs.senderCompID
-        if !xs.targetCompIDs.contains(ins.senderCompID) { xs.targetCompIDs.append(ins.senderCompID) }
+        xs.addPeer(ins.senderCompID)
 
         Syscalls.raiseFileLimit()
         let md = try EventLoopGroup(count: 2, name: "md", logger: logger)

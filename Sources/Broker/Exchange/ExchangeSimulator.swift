@@ -7,11 +7,14 @@
 // ExchangeOrderHandler decides for 35=D/F/G. Trades move the simulated last price and go out as
 // market data like any other update. Everything runs on one loop thread.
 //
-// Known limits (FIX layer, not ours to change here): FIXConnection stores every application
-// message it sends for resend, so a long run at full rate grows the in-memory store (~3 KB per
-// 35=X of 32 updates); market data wants "never persist, gap-fill on resend" and needs a
-// per-message-type store switch in FIXSession. There is also no public view of a session's
-// outbound backlog, so a slow peer is not conflated here; TCPConnection drops it past its limit.
+// Market data is never resent: FIXConnection stores every application message it sends (~9 KB
+// per 35=X of 32 updates, 30 MB/s at 100k updates/s), so once a second the store of every session
+// that carries only market data is emptied while keeping both sequence numbers (public
+// FIXMessageStore API: reset, then restore the numbers). A ResendRequest for what was dropped is
+// answered with a GapFill (FIXMessageStore.swift), the FIX 4.4 Vol. 2 treatment of stale data. A
+// session that has ever carried orders (a gateway) keeps its whole store for resends.
+// Known limit: FIX gives no public view of a session's outbound backlog, so a peer that cannot keep
+// up is not conflated here; TCPConnection drops it past maxBufferedBytes and it resubscribes.
 public import FIX
 public import Logging
 public import Wire
@@ -62,6 +65,8 @@ public final class ExchangeSimulator: FIXApplication {
     private var outputs: [ExchangeOrderOutput] = []
     private var refresh: [Int32] = []             // symbols with resting user orders that moved this tick
     private var timer: TimerHandle?
+    private var trimTimer: TimerHandle?
+    private var carriesOrders: [Bool] = []
     private let logger: Logger
     private let clock: () -> FIXTimestamp
 
@@ -91,6 +96,7 @@ public final class ExchangeSimulator: FIXApplication {
             c.application = self
         }
         pending = Array(repeating: [], count: connections.count)
+        carriesOrders = Array(repeating: false, count: connections.count)
         for i in pending.indices { pending[i].reserveCapacity(settings.updatesPerMessage) }
         logger.notice("exchange simulator listening", metadata: [
             "fix": "\(settings.host):\(a.port)", "sessions": "\(settings.targetCompIDs)",
@@ -102,6 +108,7 @@ public final class ExchangeSimulator: FIXApplication {
     public func start() {
         pacer = ExchangeRatePacer(rate: currentRate, now: Syscalls.monotonicNanos())
         scheduleTick()
+        scheduleTrim()
     }
 
     /// Changes the generation rate from now on (loop thread); 0 pauses the random walk (trades still move prices).
@@ -116,8 +123,15 @@ public final class ExchangeSimulator: FIXApplication {
     /// Stops generating and logs every session out (loop thread).
     public func stop() {
         if let t = timer { loop.cancel(t) }
+        if let t = trimTimer { loop.cancel(t) }
         timer = nil
+        trimTimer = nil
         acceptor?.close()
+    }
+
+    /// The session with peer CompID `peer` (tests, metrics).
+    public func connection(peer: String) -> FIXConnection? {
+        connections.first { $0.settings.targetCompID == peer }
     }
 
     /// The current simulated quote of `symbolId`.
@@ -129,6 +143,25 @@ public final class ExchangeSimulator: FIXApplication {
     }
 
     // MARK: Market data
+
+    private func scheduleTrim() {
+        trimTimer = loop.schedule(afterNanos: 1_000_000_000) { [weak self] in
+            guard let self, self.trimTimer != nil else { return }
+            self.trimMarketDataStores()
+            self.scheduleTrim()
+        }
+    }
+
+    /// Drops the stored market data of sessions that carry nothing else, keeping their sequence numbers.
+    func trimMarketDataStores() {
+        for (s, c) in connections.enumerated() where !carriesOrders[s] && c.isLoggedOn {
+            let store = c.store
+            let sender = store.nextSenderMsgSeqNum, target = store.nextTargetMsgSeqNum
+            store.reset(now: clock())
+            store.setNextSenderMsgSeqNum(sender)
+            store.setNextTargetMsgSeqNum(target)
+        }
+    }
 
     private func scheduleTick() {
         timer = loop.schedule(afterNanos: settings.tickNanos) { [weak self] in
@@ -276,6 +309,10 @@ public final class ExchangeSimulator: FIXApplication {
 
     public func fixConnection(_ connection: FIXConnection, didReceive v: FIXMessageView) {
         guard let s = sessionIndex[ObjectIdentifier(connection)] else { return }
+        switch v.msgType {
+        case .newOrderSingle?, .orderCancelRequest?, .orderCancelReplaceRequest?: carriesOrders[s] = true
+        default: break
+        }
         let reference: (Int32) -> Int64 = { [unowned self] in self.model.quote($0).last }
         do throws(FIXParseError) {
             switch v.msgType {
@@ -329,6 +366,7 @@ public final class ExchangeSimulator: FIXApplication {
         }
         print("exchange simulator: FIX on \(settings.host):\(sim?.port ?? 0) sessions=\(settings.targetCompIDs) "
               + "symbols=\(symbols.count) rate=\(settings.rate)/s")
+        fflush(nil)
         let done = Semaphore()
         TerminationSignals.onSignal { _ in done.signal() }
         done.wait()

@@ -12,6 +12,9 @@ public import FIX
 import Histogram
 public import Logging
 public import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Ingest latency percentiles, nanoseconds.
 public struct IngestLatencySnapshot: Sendable, Equatable {
@@ -99,6 +102,7 @@ public final class MarketDataIngestor: FIXApplication {
     private var normalizer: MarketDataNormalizer
     private var batch: [Quote] = []
     private var flushTimer: TimerHandle?
+    private var flushDue = false
     private var statsTimer: TimerHandle?
     private var stopped = false
     private var lastStatsQuotes: UInt64 = 0
@@ -117,8 +121,16 @@ public final class MarketDataIngestor: FIXApplication {
         normalizer = MarketDataNormalizer(symbols: symbols)
         batch.reserveCapacity(4096)
         initiator = try FIXInitiator(settings: settings.session(), loop: loop, application: self, logger: logger)
-        // Publish once per iteration, after every FIX message of the read was normalized.
-        loop.addBeforeSleepHook { [weak self] in self?.handOff() }
+        // Publish once per iteration, after every FIX message of the read was normalized; the cache
+        // write (when due) comes after the hand-off so it never delays quotes on their way to Kafka.
+        loop.addBeforeSleepHook { [weak self] in
+            guard let self else { return }
+            self.handOff()
+            if self.flushDue {
+                self.flushDue = false
+                self.store?.flush()
+            }
+        }
     }
 
     /// Connects (and keeps reconnecting) to the exchange; starts the store flush and stats timers.
@@ -166,7 +178,7 @@ public final class MarketDataIngestor: FIXApplication {
     private func scheduleFlush() {
         flushTimer = loop.schedule(afterNanos: settings.redisFlushNanos) { [weak self] in
             guard let self, !self.stopped else { return }
-            self.store?.flush()
+            self.flushDue = true
             self.scheduleFlush()
         }
     }
@@ -294,6 +306,7 @@ public final class MarketDataIngestor: FIXApplication {
         print("ingest: FIX \(settings.senderCompID) -> \(settings.exchangeHost):\(settings.exchangePort), "
               + "redis=\(config.bool("ingest.redis") ? config.string("redis.address") : "off"), "
               + "kafka=\(config.bool("ingest.kafka") ? config.string("kafka.brokers") : "off")")
+        fflush(nil)
         let done = Semaphore()
         TerminationSignals.onSignal { _ in done.signal() }
         done.wait()

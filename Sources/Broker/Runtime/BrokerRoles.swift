@@ -20,9 +20,10 @@ public enum BrokerRoles {
             return [ConfigFlag("--listen", key: "demo.listen"), ConfigFlag("--loops", key: "general.loops"),
                     ConfigFlag("--rate", key: "demo.rate")]
         case "exchange":
-            return [ConfigFlag("--listen", key: "exchange.listen"), ConfigFlag("--rate", key: "exchange.rate")]
+            return [ConfigFlag("--port", key: "exchange.acceptor.port"), ConfigFlag("--rate", key: "exchange.rate")]
         case "ingest":
-            return [ConfigFlag("--exchange", key: "ingest.exchange")]
+            return [ConfigFlag("--exchange-host", key: "ingest.fix.host"),
+                    ConfigFlag("--exchange-port", key: "ingest.fix.port")]
         default:
             return [ConfigFlag("--loops", key: "general.loops")]
         }
@@ -32,6 +33,12 @@ public enum BrokerRoles {
     /// - Throws: `ConfigError` naming the key.
     public static func validate(role: String, config: ConfigFile) throws(ConfigError) {
         _ = try FanoutSettings(config)
+        switch role {
+        case "exchange": _ = try ExchangeSettings(config)
+        case "ingest": _ = try IngestSettings(config)
+        case "demo": _ = (try ExchangeSettings(config), try IngestSettings(config))
+        default: break
+        }
     }
 
     /// Runs `context.role` until it is told to stop.

@@ -103,6 +103,16 @@ import Wire
         #expect(entries.contains { $0.timeNanos % 1_000_000 != 0 })  // sub-millisecond digits travel
         let generated = try rig.sync { sim.stats.updatesGenerated }
         #expect(generated > 1_000)
+        // Market data is not kept for resends: the store empties, sequence numbers carry on, the peer stays on.
+        let (stored, next) = try rig.sync { () -> (Int, Int) in
+            let c = sim.connection(peer: "INGEST")!
+            sim.trimMarketDataStores()
+            return ((c.store as! FIXMemoryStore).savedCount, c.store.nextSenderMsgSeqNum)
+        }
+        #expect(stored == 0 && next > 10)
+        let before = try rig.sync { peer.entries.count }
+        #expect(rig.wait { peer.entries.count > before + 30 && peer.loggedOn })
+        #expect(try rig.sync { peer.connection.store.nextTargetMsgSeqNum > next })
         withExtendedLifetime(peer) {}
     }
 
@@ -137,5 +147,11 @@ import Wire
         let after = try rig.sync { sim.quote(2) }
         #expect(after.last == reports.last?.lastPx && after.seq == before.seq + 2)
         #expect(try rig.sync { sim.stats.trades == 2 && sim.liquidityProvider(2).position == -1_500 })
+        // An order session keeps every report for resends.
+        let kept = try rig.sync { () -> Int in
+            sim.trimMarketDataStores()
+            return (sim.connection(peer: "GATEWAY")!.store as! FIXMemoryStore).savedCount
+        }
+        #expect(kept == 4)  // three 35=8 and one 35=9
     }
 }
