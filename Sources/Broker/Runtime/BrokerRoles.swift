@@ -18,6 +18,8 @@ public enum BrokerRoles {
             ]
         case "demo":
             return [ConfigFlag("--listen", key: "demo.listen"), ConfigFlag("--loops", key: "general.loops")]
+        case "gateway":
+            return [ConfigFlag("--listen", key: "gateway.listen"), ConfigFlag("--storage", key: "gateway.storage")]
         default:
             return [ConfigFlag("--loops", key: "general.loops")]
         }
@@ -27,6 +29,7 @@ public enum BrokerRoles {
     /// - Throws: `ConfigError` naming the key.
     public static func validate(role: String, config: ConfigFile) throws(ConfigError) {
         _ = try FanoutSettings(config)
+        if role == "gateway" { _ = try GatewaySettings(config) }
     }
 
     /// Runs `context.role` until it is told to stop.
@@ -35,8 +38,14 @@ public enum BrokerRoles {
         switch context.role {
         case "fanout":
             try FanoutNode.runRole(context)
+        case "bench" where context.has("--orders"):
+            try OrderBench.run(context)
         case "bench":
             try BenchRole.run(context)
+        case "gateway":
+            try GatewayRole.run(context)
+        case "ledger":
+            try LedgerRole.run(context)
         default:
             throw RoleError("unknown role '\(context.role)' (see broker --help)")
         }
