@@ -185,7 +185,9 @@ public final class ExchangeSimulator: FIXApplication {
         }
         if !refresh.isEmpty {
             let now = clock()
-            for sym in refresh { orders.refreshLiquidity(sym, referencePrice: model.quote(sym).last, now: now, into: &outputs) }
+            for sym in refresh {
+                orders.refreshLiquidity(sym, referencePrice: model.quote(sym).last, now: now, into: &outputs)
+            }
             refresh.removeAll(keepingCapacity: true)
             sendOutputs()
         }
@@ -237,7 +239,8 @@ public final class ExchangeSimulator: FIXApplication {
             if let id = symbols.id(of: name) { ids?.append(id) } else { unknown.append(name) }
         }
         guard unknown.isEmpty else {
-            reject(c, mdReqID: req.mdReqID, reason: "0", text: "unknown symbol(s): \(unknown.prefix(10).joined(separator: ","))")
+            let names = unknown.prefix(10).joined(separator: ",")
+            reject(c, mdReqID: req.mdReqID, reason: "0", text: "unknown symbol(s): \(names)")  // 281=0
             return
         }
         // Snapshot first: what the session held back for these symbols would be older than it.
@@ -320,7 +323,8 @@ public final class ExchangeSimulator: FIXApplication {
                 marketDataRequest(v, session: s, connection: connection)
             case .newOrderSingle?:
                 stats.orderRequests &+= 1
-                orders.newOrder(try FIXNewOrderSingle(v), session: s, referencePrice: reference, now: clock(), into: &outputs)
+                orders.newOrder(try FIXNewOrderSingle(v), session: s, referencePrice: reference, now: clock(),
+                                into: &outputs)
             case .orderCancelRequest?:
                 stats.orderRequests &+= 1
                 orders.cancel(try FIXOrderCancelRequest(v), session: s, now: clock(), into: &outputs)

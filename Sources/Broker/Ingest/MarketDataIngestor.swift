@@ -252,7 +252,8 @@ public final class MarketDataIngestor: FIXApplication {
             } catch {
                 stats.badMessages &+= 1
                 if stats.badMessages == 1 || stats.badMessages % 10_000 == 0 {
-                    logger.warning("unreadable market data", metadata: ["error": "\(error)", "count": "\(stats.badMessages)"])
+                    logger.warning("unreadable market data",
+                                   metadata: ["error": "\(error)", "count": "\(stats.badMessages)"])
                 }
             }
         case .marketDataRequestReject?:
@@ -265,7 +266,8 @@ public final class MarketDataIngestor: FIXApplication {
 
     public func fixConnectionDidDisconnect(_ connection: FIXConnection, reason: FIXDisconnectReason?) {
         handOff()
-        logger.warning("exchange disconnected; reconnecting", metadata: ["reason": "\(reason.map { "\($0)" } ?? "closed")"])
+        logger.warning("exchange disconnected; reconnecting",
+                       metadata: ["reason": "\(reason.map { "\($0)" } ?? "closed")"])
     }
 
     // MARK: Role

@@ -52,8 +52,9 @@ final class PipelineRig {
         ins.exchangePort = sim!.port
         ins.redisFlushNanos = 5_000_000
         ins.statsIntervalSeconds = 0
+        let producerProperties = kafkaProperties.merging(["compression.codec": "lz4"]) { a, _ in a }
         let producerConf = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers,
-                                                      properties: kafkaProperties.merging(["compression.codec": "lz4"]) { a, _ in a },
+                                                      properties: producerProperties,
                                                       lingerMilliseconds: 2)
         let redisConf = RedisConfiguration(host: "127.0.0.1", port: redisPort, reconnectInitialNanos: 20_000_000,
                                            reconnectMaxNanos: 200_000_000)
@@ -81,8 +82,9 @@ final class PipelineRig {
         group.start()
         let node = FanoutNode(settings: s, symbols: symbols, group: group, logger: Self.logger)
         try node.start()
+        let consumerProperties = kafkaProperties.merging(["fetch.wait.max.ms": "10"]) { a, _ in a }
         let conf = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers,
-                                              properties: kafkaProperties.merging(["fetch.wait.max.ms": "10"]) { a, _ in a })
+                                              properties: consumerProperties)
         consumers.append(try KafkaQuoteFeed.attach(node: node, configuration: conf, topic: topic,
                                                    partitions: partitions, logger: Self.logger))
         nodes.append(node)
