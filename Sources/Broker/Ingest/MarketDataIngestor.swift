@@ -195,12 +195,29 @@ public final class MarketDataIngestor: FIXApplication {
         let l = latency.takeInterval()
         let rate = (stats.quotes &- lastStatsQuotes) / UInt64(max(1, settings.statsIntervalSeconds))
         lastStatsQuotes = stats.quotes
-        logger.notice("ingest", metadata: [
+        var metadata: Logger.Metadata = [
             "quotes_per_s": "\(rate)", "latency_p50_us": "\(Double(l.p50) / 1000)",
             "latency_p99_us": "\(Double(l.p99) / 1000)", "latency_max_us": "\(Double(l.max) / 1000)",
             "logged_on": "\(initiator.connection.isLoggedOn)",
             "unknown_symbol_entries": "\(normalizer.unknownSymbolEntries)", "seq_gaps": "\(normalizer.sequenceGaps)",
-        ])
+        ]
+        for (k, v) in dependencyGauges { metadata[k] = "\(v)" }
+        logger.notice("ingest", metadata: metadata)
+    }
+
+    /// Health of Redis and Kafka as numbers (1/0 flags and backlog sizes), for logs and metrics.
+    var dependencyGauges: [(String, Int)] {
+        var out: [(String, Int)] = []
+        if let r = store as? RedisQuoteStore {
+            out.append(("redis_connected", r.isConnected ? 1 : 0))
+            out.append(("redis_pending_symbols", r.pendingSymbols))
+        }
+        if let k = publisher as? KafkaQuotePublisher {
+            out.append(("kafka_healthy", k.isHealthy ? 1 : 0))
+            out.append(("kafka_outstanding_messages", k.producer.outstandingMessages))
+            out.append(("kafka_kept_quotes", k.keptQuotes))
+        }
+        return out
     }
 
     /// Prometheus text of the ingest counters and latency percentiles (since start).
@@ -223,7 +240,7 @@ public final class MarketDataIngestor: FIXApplication {
             # TYPE ingest_sequence_gaps_total counter
             ingest_sequence_gaps_total \(normalizer.sequenceGaps)
 
-            """
+            """ + dependencyGauges.map { "# TYPE ingest_\($0.0) gauge\ningest_\($0.0) \($0.1)\n" }.joined()
     }
 
     // MARK: FIXApplication

@@ -199,6 +199,9 @@ final class PipelineRig {
         try rig.setRate(0)
         let c = try rig.converged(node)
         #expect(c.ok, "\(c.detail)")
+        let metrics = try rig.ingestLoop.submitAndWait { [i = rig.ingestor!] in i.renderMetrics() }
+        #expect(metrics.contains("ingest_redis_connected 1") && metrics.contains("ingest_kafka_healthy 1"), "\(metrics)")
+        #expect(metrics.contains("ingest_redis_pending_symbols 0") && metrics.contains("ingest_kafka_kept_quotes 0"))
     }
 
     @Test func kafkaBrokerDownAndBackAndRedisRestartLoseNoLatestQuote() throws {
