@@ -221,9 +221,9 @@ public struct ExchangeOrderHandler: Sendable {
                 records[i].price = price
                 records[i].orderQty = qty
                 records[i].leaves = leaves
-                records[i].status = .replaced
-                report(i, .replaced, now: now, into: &out)
+                // FIX 4.4: OrdStatus 5 (Replaced) is no longer used; the report carries the current status.
                 records[i].status = records[i].cum > 0 ? .partiallyFilled : .new
+                report(i, .replaced, now: now, into: &out)
             case .cancelRejected(_, let reason):
                 guard var ctx = cancelContext else { continue }
                 ctx.request.text = reason.rawValue

@@ -72,7 +72,7 @@ import Testing
         var r = reports(out)
         #expect(r.map(\.execType) == [.replaced])
         #expect(r[0].clOrdID == "r2" && r[0].origClOrdID == "r1" && r[0].orderQty == 300 && r[0].price == 995_000)
-        #expect(r[0].leavesQty == 300 && r[0].ordStatus == .replaced)
+        #expect(r[0].leavesQty == 300 && r[0].ordStatus == .new)  // FIX 4.4: current status, not 5
         out.removeAll()
         h.cancel(FIXOrderCancelRequest(origClOrdID: "r2", clOrdID: "r3", symbol: "S0001", side: .buy, orderQty: 300,
                                        transactTime: now), session: 2, now: now, into: &out)
