@@ -97,6 +97,8 @@ public struct BenchResult: Sendable {
     public var serverCPUSeconds: Double?
     public var serverRSSBytes: Int?
     public var serverPeakRSSBytes: Int?
+    /// The harness's own CPU seconds over the measurement (a harness near 200% measures itself).
+    public var harnessCPUSeconds: Double?
 
     /// Delivered / expected.
     public var deliveryRatio: Double { expectedPerSecond > 0 ? deliveredPerSecond / expectedPerSecond : 0 }
@@ -124,6 +126,9 @@ public struct BenchResult: Sendable {
             lines.append("server        cpu \(f(cpu, 2)) s over \(f(seconds, 1)) s (\(f(cpu / seconds * 100, 0))% of a core), "
                 + "\(f(serverCPUMicrosPerQuote ?? 0, 3)) us/quote, rss \(f(Double(serverRSSBytes ?? 0) / 1048576, 1)) MB (peak \(f(Double(serverPeakRSSBytes ?? 0) / 1048576, 1)) MB)")
         }
+        if let h = harnessCPUSeconds {
+            lines.append("harness       cpu \(f(h, 2)) s (\(f(h / seconds * 100, 0))% of a core); load average at end \(loadAverage())")
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -149,8 +154,14 @@ public struct BenchResult: Sendable {
         if let cpu = serverCPUSeconds { m.append(("server_cpu_s", .number(formatNumber(cpu, decimals: 3, grouping: false)))) }
         if let r = serverRSSBytes { m.append(("server_rss_bytes", .number("\(r)"))) }
         if let r = serverPeakRSSBytes { m.append(("server_peak_rss_bytes", .number("\(r)"))) }
+        if let h = harnessCPUSeconds { m.append(("harness_cpu_s", .number(formatNumber(h, decimals: 3, grouping: false)))) }
         return JSONValue.object(m).text
     }
+}
+
+/// The 1-minute load average from /proc/loadavg (how busy the shared machine was).
+func loadAverage() -> String {
+    ProcessStats.readText("/proc/loadavg").map { String($0.split(separator: " ").first ?? "?") } ?? "?"
 }
 
 /// Formats with fixed decimals and optional thousands separators (no Foundation).
@@ -272,6 +283,7 @@ public final class BenchHarness: @unchecked Sendable {
         }
         let t0 = Syscalls.monotonicNanos()
         let cpu0 = serverPID.flatMap { ProcessStats.read(pid: $0) }
+        let self0 = ProcessStats.read(pid: getpid())
         usleep(UInt32(scenario.durationSeconds * 1e6))
         var hist = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000,
                                      numberOfSignificantValueDigits: .three)
@@ -299,6 +311,7 @@ public final class BenchHarness: @unchecked Sendable {
         }
         let secs = Double(Syscalls.monotonicNanos() - t0) / 1e9
         let cpu1 = serverPID.flatMap { ProcessStats.read(pid: $0) }
+        if let a = self0, let b = ProcessStats.read(pid: getpid()) { r.harnessCPUSeconds = b.cpuSeconds - a.cpuSeconds }
         r.seconds = secs
         r.deliveredPerSecond = Double(quotes) / secs
         r.messagesPerSecond = Double(messages) / secs

@@ -41,9 +41,9 @@ public struct BenchScenario: Sendable, Equatable {
             s.connections = 10_000
             s.feedRate = 1_000
         case "S3":
-            // The starting point; the harness raises the feed step by step (see BenchHarness.runS3).
+            // The starting point (S2's feed); the harness doubles it step by step (BenchRole).
             s.connections = 10_000
-            s.feedRate = 5_000
+            s.feedRate = 1_000
         case "S4":
             s.connections = 10_000
             s.feedRate = 1_000

@@ -30,8 +30,7 @@ final class FanoutConnection: WebSocketHandler, FanoutTransport {
         connectedTCP = ws.tcp
         if ws.deflate != nil {
             client.compression = node.node.settings.deflatePerConnection
-                ? .perConnection(WebSocketDeflateCompressor(windowBits: 10, level: node.node.settings.deflateLevel,
-                                                            noContextTakeover: false, memoryLevel: 3))
+                ? FanoutCompression.perConnection(level: node.node.settings.deflateLevel)
                 : .shared
         }
         node.shard.add(client)

@@ -188,10 +188,10 @@ public final class FanoutNode: @unchecked Sendable {
         cfg.handshake.allowedOrigins = st.allowedOrigins.isEmpty ? nil : st.allowedOrigins
         // Server frames without context takeover, so one compressed frame serves every subscriber.
         // shared: no server context, so one compressed frame serves every subscriber; per_connection:
-        // context takeover with a 1 KiB window (2^10), so each connection's compressor stays small.
+        // context takeover with a 512-byte window (2^9), so each connection's compressor stays small.
         cfg.handshake.deflate = st.deflate
             ? WebSocketDeflateConfiguration(serverNoContextTakeover: !st.deflatePerConnection,
-                                            serverMaxWindowBits: st.deflatePerConnection ? 10 : 15,
+                                            serverMaxWindowBits: st.deflatePerConnection ? 9 : 15,
                                             compressionLevel: st.deflateLevel)
             : nil
         cfg.handshakeTimeoutNanos = UInt64(st.handshakeTimeoutMillis) * 1_000_000

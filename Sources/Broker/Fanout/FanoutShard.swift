@@ -46,6 +46,13 @@ public enum FanoutCompression {
     /// This connection's own compressor with context takeover: each iteration's batch is one
     /// compressed message, and repeated keys and symbols compress against earlier messages.
     case perConnection(WebSocketDeflateCompressor)
+
+    /// The per-connection compressor a fanout node uses: a 512-byte window (2^9) and the smallest
+    /// zlib hash (memLevel 1), ~10 KiB of zlib state per connection. A quote batch repeats keys and
+    /// symbols within a few hundred bytes, so the small window costs little ratio.
+    public static func perConnection(level: Int) -> FanoutCompression {
+        .perConnection(WebSocketDeflateCompressor(windowBits: 9, level: level, noContextTakeover: false, memoryLevel: 1))
+    }
 }
 
 /// One subscriber connection's fanout state. Lives on its shard's loop.

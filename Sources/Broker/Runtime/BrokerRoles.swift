@@ -24,6 +24,8 @@ public enum BrokerRoles {
         case "ingest":
             return [ConfigFlag("--exchange-host", key: "ingest.fix.host"),
                     ConfigFlag("--exchange-port", key: "ingest.fix.port")]
+        case "gateway":
+            return [ConfigFlag("--listen", key: "gateway.listen"), ConfigFlag("--storage", key: "gateway.storage")]
         default:
             return [ConfigFlag("--loops", key: "general.loops")]
         }
@@ -37,6 +39,7 @@ public enum BrokerRoles {
         case "exchange": _ = try ExchangeSettings(config)
         case "ingest": _ = try IngestSettings(config)
         case "demo": _ = (try ExchangeSettings(config), try IngestSettings(config))
+        case "gateway": _ = try GatewaySettings(config)
         default: break
         }
     }
@@ -47,6 +50,8 @@ public enum BrokerRoles {
         switch context.role {
         case "fanout":
             try FanoutNode.runRole(context)
+        case "bench" where context.has("--orders"):
+            try OrderBench.run(context)
         case "bench":
             try BenchRole.run(context)
         case "exchange":
@@ -57,6 +62,10 @@ public enum BrokerRoles {
             try DemoRole.runRole(context)
         case "md-bench":
             try MarketDataBenchmark.runRole(context)
+        case "gateway":
+            try GatewayRole.run(context)
+        case "ledger":
+            try LedgerRole.run(context)
         default:
             throw RoleError("unknown role '\(context.role)' (see broker --help)")
         }

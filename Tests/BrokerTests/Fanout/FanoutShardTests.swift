@@ -217,8 +217,7 @@ extension PairTransport {
         let shard = FanoutShard(loop: loop, symbolCount: 50)
         let t = try PairTransport(loop: loop)
         let c = FanoutClient(transport: t)
-        c.compression = .perConnection(WebSocketDeflateCompressor(windowBits: 10, level: 6, noContextTakeover: false,
-                                                                 memoryLevel: 3))
+        c.compression = FanoutCompression.perConnection(level: 6)
         shard.add(c)
         _ = shard.subscribe(c, Array(0..<20))
         var gen = SyntheticQuoteGenerator(symbolCount: 20, seed: 7)

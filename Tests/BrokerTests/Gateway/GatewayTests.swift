@@ -272,4 +272,63 @@ import WebSocket
         #expect(a.reserved == 0 && a.pending == 0 && a.cash == 1_000_000)
         #expect(c.request("GET", "/api/v1/orders/\(id)", token: token).json?["reject_reason"]?.stringValue == "simulated reject")
     }
+
+    final class WSRecorder: WebSocketHandler, @unchecked Sendable {
+        var connected = false
+        var texts: [String] = []
+        var closed = false
+        var firstMessage: String?
+        func webSocketDidConnect(_ ws: WebSocketConnection, request: HTTPRequestHead?) {
+            connected = true
+            if let m = firstMessage { ws.send(text: m) }
+        }
+        func webSocket(_ ws: WebSocketConnection, didReceiveText text: ByteBuffer) { texts.append(text.readableString) }
+        func webSocketDidClose(_ ws: WebSocketConnection, code: WebSocketCloseCode, reason: String) { closed = true }
+    }
+
+    @Test func orderEventsReachTheUsersWebSocketOnly() throws {
+        let rig = try GatewayRig()
+        defer { rig.shutdown() }
+        let token = try rig.user("wendy", cash: "100000.00")
+        let other = try rig.user("xavier", cash: "100000.00")
+        let mine = WSRecorder(), theirs = WSRecorder(), forged = WSRecorder()
+        theirs.firstMessage = #"{"action":"auth","token":"\#(other)"}"#
+        var keep: [WebSocketConnection] = []
+        try rig.runner.sync {
+            keep.append(try WebSocketClient.connect(host: "127.0.0.1", port: rig.port, target: "/ws?token=\(token)",
+                                                    on: rig.runner.loop, handler: mine))
+            keep.append(try WebSocketClient.connect(host: "127.0.0.1", port: rig.port, target: "/ws",
+                                                    on: rig.runner.loop, handler: theirs))
+            keep.append(try WebSocketClient.connect(host: "127.0.0.1", port: rig.port, target: "/ws?token=forged",
+                                                    on: rig.runner.loop, handler: forged))
+        }
+        #expect(rig.runner.wait { mine.texts.count == 1 && theirs.texts.count == 1 && forged.closed })
+        #expect(try rig.runner.sync { forged.texts.first?.contains("invalid_token") } == true)
+        let c = try HTTPTestClient(port: rig.port)
+        let r = c.request("POST", "/api/v1/orders", token: token, body: #"{"symbol":"TCS","side":"buy","qty":1,"price":"3501.00"}"#)
+        #expect(r.status == 201)
+        #expect(rig.runner.wait { mine.texts.contains { $0.contains("ORDER_FILLED") } })
+        let texts = try rig.runner.sync { mine.texts }
+        #expect(texts[0].contains(#""type":"authenticated""#))
+        #expect(texts.contains { $0.contains(#""event":"ORDER_PLACED""#) })
+        #expect(texts.last?.contains(#""last_price":"3500.01""#) == true)
+        #expect(try rig.runner.sync { theirs.texts.count } == 1)   // only its own "authenticated"
+        _ = keep
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let rig = try GatewayRig()
+        defer { rig.shutdown() }
+        let token = try rig.user("yara", cash: "100000.00")
+        let c = try HTTPTestClient(port: rig.port)
+        func req(_ cid: String) -> String {
+            let body = #"{"client_order_id":"\#(cid)","symbol":"INFY","side":"buy","qty":1,"price":"1400.00"}"#
+            return "POST /api/v1/orders HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(token)\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+        }
+        c.send(raw: req("a") + req("b") + "GET /health HTTP/1.1\r\nHost: t\r\n\r\n" + req("c"))
+        let answers = (0..<4).map { _ in c.readResponse() }
+        #expect(answers.map(\.status) == [201, 201, 200, 201])
+        #expect(answers.compactMap { $0.json?["client_order_id"]?.stringValue } == ["a", "b", "c"])
+    }
 }
