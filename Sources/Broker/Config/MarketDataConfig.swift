@@ -29,6 +29,8 @@ public enum MarketDataConfig {
                  doc: "Price increment in 1e-4 units (100 = 0.01); orders off tick are rejected."),
         .integer("exchange.liquidity_levels", default: 5, bounds: 1...50,
                  doc: "Price levels per side the simulated market maker posts around the current price."),
+        .string("exchange.metrics_listen", default: "",
+                doc: "HOST:PORT serving /health and /metrics (market-data and order counters); empty = off."),
         .integer("exchange.liquidity_size", default: 1_000, bounds: 1...100_000_000,
                  doc: "Shares the market maker posts per level."),
         // Ingestor.
@@ -42,6 +44,9 @@ public enum MarketDataConfig {
         .integer("ingest.kafka_queue_messages", default: 200_000, bounds: 1_000...10_000_000,
                  doc: "librdkafka's local queue bound; past it the latest quote per symbol is kept and sent on\n"
                     + "recovery."),
+        .string("ingest.metrics_listen", default: "",
+                doc: "HOST:PORT serving /health (503 while the exchange session is down) and /metrics (rates,\n"
+                   + "latency p50/p99, Redis/Kafka health); empty = off."),
         .integer("ingest.stats_interval_s", default: 10, bounds: 0...3600,
                  doc: "Log rates and ingest latency p50/p99 this often (0 = never)."),
         // Demo.

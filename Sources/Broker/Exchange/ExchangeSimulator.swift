@@ -352,6 +352,20 @@ public final class ExchangeSimulator: FIXApplication {
         updateSubscribed()
     }
 
+    /// Prometheus text of the simulator's counters.
+    public func renderMetrics() -> String {
+        let on = connections.filter(\.isLoggedOn).count
+        return [("exchange_updates_generated_total", "counter", stats.updatesGenerated),
+                ("exchange_updates_sent_total", "counter", stats.updatesSent),
+                ("exchange_incremental_messages_total", "counter", stats.incrementalMessages),
+                ("exchange_snapshot_messages_total", "counter", stats.snapshotMessages),
+                ("exchange_order_requests_total", "counter", stats.orderRequests),
+                ("exchange_order_reports_total", "counter", stats.orderReports),
+                ("exchange_trades_total", "counter", stats.trades),
+                ("exchange_sessions_logged_on", "gauge", UInt64(on))]
+            .map { "# TYPE \($0.0) \($0.1)\n\($0.0) \($0.2)\n" }.joined()
+    }
+
     // MARK: Role
 
     /// Runs `broker exchange` until SIGTERM/SIGINT.
@@ -363,10 +377,16 @@ public final class ExchangeSimulator: FIXApplication {
         group.start()
         let loop = group.loops[0]
         nonisolated(unsafe) var sim: ExchangeSimulator?
+        nonisolated(unsafe) var http: MarketDataHTTPEndpoint?
+        let metricsAddress = ctx.config.string("exchange.metrics_listen")
         try loop.submitAndWait {
             let s = try ExchangeSimulator(settings: settings, symbols: symbols, loop: loop, logger: ctx.logger)
             s.start()
             sim = s
+            if !metricsAddress.isEmpty {
+                http = try MarketDataHTTPEndpoint(address: metricsAddress, key: "exchange.metrics_listen", loop: loop,
+                                                  logger: ctx.logger, health: { nil }, metrics: { s.renderMetrics() })
+            }
         }
         print("exchange simulator: FIX on \(settings.host):\(sim?.port ?? 0) sessions=\(settings.targetCompIDs) "
               + "symbols=\(symbols.count) rate=\(settings.rate)/s")
@@ -374,7 +394,10 @@ public final class ExchangeSimulator: FIXApplication {
         let done = Semaphore()
         TerminationSignals.onSignal { _ in done.signal() }
         done.wait()
-        try? loop.submitAndWait { sim?.stop() }
+        try? loop.submitAndWait {
+            http?.close()
+            sim?.stop()
+        }
         usleep(200_000)
         group.stop()
         group.join()

@@ -299,6 +299,7 @@ public final class MarketDataIngestor: FIXApplication {
         let loop = group.loops[0]
         let config = ctx.config
         nonisolated(unsafe) var ingestor: MarketDataIngestor?
+        nonisolated(unsafe) var http: MarketDataHTTPEndpoint?
         try loop.submitAndWait {
             var store: (any LatestQuoteStore)?
             if config.bool("ingest.redis") {
@@ -321,6 +322,13 @@ public final class MarketDataIngestor: FIXApplication {
                                            store: store, logger: ctx.logger)
             i.start()
             ingestor = i
+            let address = config.string("ingest.metrics_listen")
+            if !address.isEmpty {
+                http = try MarketDataHTTPEndpoint(
+                    address: address, key: "ingest.metrics_listen", loop: loop, logger: ctx.logger,
+                    health: { i.initiator.connection.isLoggedOn ? nil : "exchange FIX session not logged on" },
+                    metrics: { i.renderMetrics() })
+            }
         }
         print("ingest: FIX \(settings.senderCompID) -> \(settings.exchangeHost):\(settings.exchangePort), "
               + "redis=\(config.bool("ingest.redis") ? config.string("redis.address") : "off"), "
@@ -330,6 +338,7 @@ public final class MarketDataIngestor: FIXApplication {
         TerminationSignals.onSignal { _ in done.signal() }
         done.wait()
         try? loop.submitAndWait {
+            http?.close()
             ingestor?.stop()
             (ingestor?.store as? RedisQuoteStore)?.close()
             if let k = ingestor?.publisher as? KafkaQuotePublisher {
