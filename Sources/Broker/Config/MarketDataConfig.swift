@@ -17,16 +17,20 @@ public enum MarketDataConfig {
                                         port: 9878) + [
         // Exchange simulator.
         .integer("exchange.rate", default: 100_000, bounds: 0...10_000_000,
-                 doc: "Market-data updates generated per second over all symbols (0 = quiet; trades still move prices)."),
+                 doc: "Market-data updates generated per second over all symbols (0 = quiet; trades still move\n"
+                    + "prices)."),
         .integer("exchange.updates_per_message", default: 32, bounds: 1...1_000,
                  doc: "Updates batched into one 35=X (3 entries each): fewer, larger messages cost less per update."),
         .integer("exchange.tick_us", default: 1_000, bounds: 100...1_000_000,
                  doc: "Generation tick: each tick generates what the rate owes since the last one."),
-        .integer("exchange.seed", default: 0x5EED, bounds: 1...Int.max, doc: "Random-walk seed (deterministic prices)."),
+        .integer("exchange.seed", default: 0x5EED, bounds: 1...Int.max,
+                 doc: "Random-walk seed (deterministic prices)."),
         .integer("exchange.tick_size", default: 100, bounds: 1...1_000_000,
                  doc: "Price increment in 1e-4 units (100 = 0.01); orders off tick are rejected."),
         .integer("exchange.liquidity_levels", default: 5, bounds: 1...50,
                  doc: "Price levels per side the simulated market maker posts around the current price."),
+        .string("exchange.metrics_listen", default: "",
+                doc: "HOST:PORT serving /health and /metrics (market-data and order counters); empty = off."),
         .integer("exchange.liquidity_size", default: 1_000, bounds: 1...100_000_000,
                  doc: "Shares the market maker posts per level."),
         // Ingestor.
@@ -35,9 +39,14 @@ public enum MarketDataConfig {
         .bool("ingest.redis", default: true, doc: "Write the latest quote per symbol to Redis (redis.address)."),
         .bool("ingest.kafka", default: true, doc: "Produce quotes to Kafka (kafka.brokers, kafka.quotes_topic)."),
         .integer("ingest.redis_flush_ms", default: 20, bounds: 1...10_000,
-                 doc: "Redis writes are coalesced per symbol and sent (pipelined) this often: only the latest matters."),
+                 doc: "Redis writes are coalesced per symbol and sent (pipelined) this often: only the latest\n"
+                    + "matters."),
         .integer("ingest.kafka_queue_messages", default: 200_000, bounds: 1_000...10_000_000,
-                 doc: "librdkafka's local queue bound; past it the latest quote per symbol is kept and sent on recovery."),
+                 doc: "librdkafka's local queue bound; past it the latest quote per symbol is kept and sent on\n"
+                    + "recovery."),
+        .string("ingest.metrics_listen", default: "",
+                doc: "HOST:PORT serving /health (503 while the exchange session is down) and /metrics (rates,\n"
+                   + "latency p50/p99, Redis/Kafka health); empty = off."),
         .integer("ingest.stats_interval_s", default: 10, bounds: 0...3600,
                  doc: "Log rates and ingest latency p50/p99 this often (0 = never)."),
         // Demo.

@@ -11,7 +11,17 @@
 // exchange's FIX address and the gateway's CompIDs (a session `exchange.target_comp_ids` already
 // serves: "GATEWAY" by default), the quote cache (latest quote per symbol, for search/portfolio
 // hydration), the symbol universe, the shared config and logger, `addRoute` for REST endpoints on the
-// demo's one port (/api/v1/...), and `keep` to hold objects for the process lifetime.
+// demo's one port (/api/v1/...), and `keep` to hold objects for the process lifetime. For the gateway's
+// `EmbeddedOrders.start(loop:symbols:quotes:exchangeHost:exchangePort:journalPath:logger:ready:)` that is:
+//   DemoRole.extraServices.append { ctx in
+//       let loop = ctx.loops.loops[0]
+//       try loop.submitAndWait { try EmbeddedOrders.start(loop: loop, symbols: ctx.symbols, quotes: ctx.quotes,
+//           exchangeHost: ctx.exchangeHost, exchangePort: ctx.exchangePort, journalPath: ..., logger: ctx.logger) {
+//           if case .success(let o) = $0 { ctx.keep(o) } } }
+//   }
+// Missing piece for serving its REST (asynchronous) and order WebSocket on this same port: FanoutNode.start takes
+// only a synchronous `extraRoutes` and upgrades only /ws and /echo, so DemoContext.addRoute is synchronous too;
+// an async-route and extra-upgrade hook in FanoutNode (fanout's file) is what the gateway needs here.
 public import Logging
 public import Wire
 import Synchronization

@@ -176,7 +176,9 @@ public struct ExchangeOrderHandler: Sendable {
                                           into out: inout [ExchangeOrderOutput]) {
         events.removeAll(keepingCapacity: true)
         let i = Int(symbolId)
-        engine.withBook(symbolId) { book in providers[i].refresh(book: &book, referencePrice: referencePrice, events: &events) }
+        engine.withBook(symbolId) { book in
+            providers[i].refresh(book: &book, referencePrice: referencePrice, events: &events)
+        }
         apply(now: now, into: &out)
     }
 
@@ -202,8 +204,12 @@ public struct ExchangeOrderHandler: Sendable {
             case .trade(let t):
                 let sym = MatchingEngine.symbolId(ofOrder: t.buyOrderId)
                 out.append(.trade(symbolId: sym, price: t.price, qty: t.qty))
-                if let i = userIndex(t.buyOwner) { fill(i, t, leaves: t.buyLeaves, cum: t.buyCum, execID: t.buyExecId, now: now, into: &out) }
-                if let i = userIndex(t.sellOwner) { fill(i, t, leaves: t.sellLeaves, cum: t.sellCum, execID: t.sellExecId, now: now, into: &out) }
+                if let i = userIndex(t.buyOwner) {
+                    fill(i, t, leaves: t.buyLeaves, cum: t.buyCum, execID: t.buyExecId, now: now, into: &out)
+                }
+                if let i = userIndex(t.sellOwner) {
+                    fill(i, t, leaves: t.sellLeaves, cum: t.sellCum, execID: t.sellExecId, now: now, into: &out)
+                }
             case .canceled(_, let owner, _, _, let reason):
                 guard let i = userIndex(owner) else { continue }
                 records[i].leaves = 0
@@ -215,9 +221,9 @@ public struct ExchangeOrderHandler: Sendable {
                 records[i].price = price
                 records[i].orderQty = qty
                 records[i].leaves = leaves
-                records[i].status = .replaced
-                report(i, .replaced, now: now, into: &out)
+                // FIX 4.4: OrdStatus 5 (Replaced) is no longer used; the report carries the current status.
                 records[i].status = records[i].cum > 0 ? .partiallyFilled : .new
+                report(i, .replaced, now: now, into: &out)
             case .cancelRejected(_, let reason):
                 guard var ctx = cancelContext else { continue }
                 ctx.request.text = reason.rawValue

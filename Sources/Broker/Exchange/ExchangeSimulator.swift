@@ -185,7 +185,9 @@ public final class ExchangeSimulator: FIXApplication {
         }
         if !refresh.isEmpty {
             let now = clock()
-            for sym in refresh { orders.refreshLiquidity(sym, referencePrice: model.quote(sym).last, now: now, into: &outputs) }
+            for sym in refresh {
+                orders.refreshLiquidity(sym, referencePrice: model.quote(sym).last, now: now, into: &outputs)
+            }
             refresh.removeAll(keepingCapacity: true)
             sendOutputs()
         }
@@ -237,7 +239,8 @@ public final class ExchangeSimulator: FIXApplication {
             if let id = symbols.id(of: name) { ids?.append(id) } else { unknown.append(name) }
         }
         guard unknown.isEmpty else {
-            reject(c, mdReqID: req.mdReqID, reason: "0", text: "unknown symbol(s): \(unknown.prefix(10).joined(separator: ","))")
+            let names = unknown.prefix(10).joined(separator: ",")
+            reject(c, mdReqID: req.mdReqID, reason: "0", text: "unknown symbol(s): \(names)")  // 281=0
             return
         }
         // Snapshot first: what the session held back for these symbols would be older than it.
@@ -320,7 +323,8 @@ public final class ExchangeSimulator: FIXApplication {
                 marketDataRequest(v, session: s, connection: connection)
             case .newOrderSingle?:
                 stats.orderRequests &+= 1
-                orders.newOrder(try FIXNewOrderSingle(v), session: s, referencePrice: reference, now: clock(), into: &outputs)
+                orders.newOrder(try FIXNewOrderSingle(v), session: s, referencePrice: reference, now: clock(),
+                                into: &outputs)
             case .orderCancelRequest?:
                 stats.orderRequests &+= 1
                 orders.cancel(try FIXOrderCancelRequest(v), session: s, now: clock(), into: &outputs)
@@ -348,6 +352,20 @@ public final class ExchangeSimulator: FIXApplication {
         updateSubscribed()
     }
 
+    /// Prometheus text of the simulator's counters.
+    public func renderMetrics() -> String {
+        let on = connections.filter(\.isLoggedOn).count
+        return [("exchange_updates_generated_total", "counter", stats.updatesGenerated),
+                ("exchange_updates_sent_total", "counter", stats.updatesSent),
+                ("exchange_incremental_messages_total", "counter", stats.incrementalMessages),
+                ("exchange_snapshot_messages_total", "counter", stats.snapshotMessages),
+                ("exchange_order_requests_total", "counter", stats.orderRequests),
+                ("exchange_order_reports_total", "counter", stats.orderReports),
+                ("exchange_trades_total", "counter", stats.trades),
+                ("exchange_sessions_logged_on", "gauge", UInt64(on))]
+            .map { "# TYPE \($0.0) \($0.1)\n\($0.0) \($0.2)\n" }.joined()
+    }
+
     // MARK: Role
 
     /// Runs `broker exchange` until SIGTERM/SIGINT.
@@ -359,10 +377,16 @@ public final class ExchangeSimulator: FIXApplication {
         group.start()
         let loop = group.loops[0]
         nonisolated(unsafe) var sim: ExchangeSimulator?
+        nonisolated(unsafe) var http: MarketDataHTTPEndpoint?
+        let metricsAddress = ctx.config.string("exchange.metrics_listen")
         try loop.submitAndWait {
             let s = try ExchangeSimulator(settings: settings, symbols: symbols, loop: loop, logger: ctx.logger)
             s.start()
             sim = s
+            if !metricsAddress.isEmpty {
+                http = try MarketDataHTTPEndpoint(address: metricsAddress, key: "exchange.metrics_listen", loop: loop,
+                                                  logger: ctx.logger, health: { nil }, metrics: { s.renderMetrics() })
+            }
         }
         print("exchange simulator: FIX on \(settings.host):\(sim?.port ?? 0) sessions=\(settings.targetCompIDs) "
               + "symbols=\(symbols.count) rate=\(settings.rate)/s")
@@ -370,7 +394,10 @@ public final class ExchangeSimulator: FIXApplication {
         let done = Semaphore()
         TerminationSignals.onSignal { _ in done.signal() }
         done.wait()
-        try? loop.submitAndWait { sim?.stop() }
+        try? loop.submitAndWait {
+            http?.close()
+            sim?.stop()
+        }
         usleep(200_000)
         group.stop()
         group.join()

@@ -40,7 +40,8 @@ public struct MarketDataBenchmarkResult: Sendable {
         func us(_ v: UInt64) -> String { String(Double(v / 100) / 10) }
         return """
             md-bench rate=\(rate)/s measured \(seconds) s
-              exchange: generated \(Int(generatedPerSecond))/s, sent \(Int(sentPerSecond))/s in \(Int(messagesPerSecond)) 35=X/s
+              exchange: generated \(Int(generatedPerSecond))/s, sent \(Int(sentPerSecond))/s \
+            in \(Int(messagesPerSecond)) 35=X/s
               ingest:   \(Int(ingestedPerSecond)) quotes/s
               ingest latency (FIX receive -> publisher) us: p50 \(us(ingestLatency.p50)) p99 \(us(ingestLatency.p99)) \
             p99.9 \(us(ingestLatency.p999)) max \(us(ingestLatency.max))

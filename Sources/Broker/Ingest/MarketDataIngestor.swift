@@ -195,12 +195,29 @@ public final class MarketDataIngestor: FIXApplication {
         let l = latency.takeInterval()
         let rate = (stats.quotes &- lastStatsQuotes) / UInt64(max(1, settings.statsIntervalSeconds))
         lastStatsQuotes = stats.quotes
-        logger.notice("ingest", metadata: [
+        var metadata: Logger.Metadata = [
             "quotes_per_s": "\(rate)", "latency_p50_us": "\(Double(l.p50) / 1000)",
             "latency_p99_us": "\(Double(l.p99) / 1000)", "latency_max_us": "\(Double(l.max) / 1000)",
             "logged_on": "\(initiator.connection.isLoggedOn)",
             "unknown_symbol_entries": "\(normalizer.unknownSymbolEntries)", "seq_gaps": "\(normalizer.sequenceGaps)",
-        ])
+        ]
+        for (k, v) in dependencyGauges { metadata[k] = "\(v)" }
+        logger.notice("ingest", metadata: metadata)
+    }
+
+    /// Health of Redis and Kafka as numbers (1/0 flags and backlog sizes), for logs and metrics.
+    var dependencyGauges: [(String, Int)] {
+        var out: [(String, Int)] = []
+        if let r = store as? RedisQuoteStore {
+            out.append(("redis_connected", r.isConnected ? 1 : 0))
+            out.append(("redis_pending_symbols", r.pendingSymbols))
+        }
+        if let k = publisher as? KafkaQuotePublisher {
+            out.append(("kafka_healthy", k.isHealthy ? 1 : 0))
+            out.append(("kafka_outstanding_messages", k.producer.outstandingMessages))
+            out.append(("kafka_kept_quotes", k.keptQuotes))
+        }
+        return out
     }
 
     /// Prometheus text of the ingest counters and latency percentiles (since start).
@@ -223,7 +240,7 @@ public final class MarketDataIngestor: FIXApplication {
             # TYPE ingest_sequence_gaps_total counter
             ingest_sequence_gaps_total \(normalizer.sequenceGaps)
 
-            """
+            """ + dependencyGauges.map { "# TYPE ingest_\($0.0) gauge\ningest_\($0.0) \($0.1)\n" }.joined()
     }
 
     // MARK: FIXApplication
@@ -252,7 +269,8 @@ public final class MarketDataIngestor: FIXApplication {
             } catch {
                 stats.badMessages &+= 1
                 if stats.badMessages == 1 || stats.badMessages % 10_000 == 0 {
-                    logger.warning("unreadable market data", metadata: ["error": "\(error)", "count": "\(stats.badMessages)"])
+                    logger.warning("unreadable market data",
+                                   metadata: ["error": "\(error)", "count": "\(stats.badMessages)"])
                 }
             }
         case .marketDataRequestReject?:
@@ -265,7 +283,8 @@ public final class MarketDataIngestor: FIXApplication {
 
     public func fixConnectionDidDisconnect(_ connection: FIXConnection, reason: FIXDisconnectReason?) {
         handOff()
-        logger.warning("exchange disconnected; reconnecting", metadata: ["reason": "\(reason.map { "\($0)" } ?? "closed")"])
+        logger.warning("exchange disconnected; reconnecting",
+                       metadata: ["reason": "\(reason.map { "\($0)" } ?? "closed")"])
     }
 
     // MARK: Role
@@ -280,6 +299,7 @@ public final class MarketDataIngestor: FIXApplication {
         let loop = group.loops[0]
         let config = ctx.config
         nonisolated(unsafe) var ingestor: MarketDataIngestor?
+        nonisolated(unsafe) var http: MarketDataHTTPEndpoint?
         try loop.submitAndWait {
             var store: (any LatestQuoteStore)?
             if config.bool("ingest.redis") {
@@ -302,6 +322,13 @@ public final class MarketDataIngestor: FIXApplication {
                                            store: store, logger: ctx.logger)
             i.start()
             ingestor = i
+            let address = config.string("ingest.metrics_listen")
+            if !address.isEmpty {
+                http = try MarketDataHTTPEndpoint(
+                    address: address, key: "ingest.metrics_listen", loop: loop, logger: ctx.logger,
+                    health: { i.initiator.connection.isLoggedOn ? nil : "exchange FIX session not logged on" },
+                    metrics: { i.renderMetrics() })
+            }
         }
         print("ingest: FIX \(settings.senderCompID) -> \(settings.exchangeHost):\(settings.exchangePort), "
               + "redis=\(config.bool("ingest.redis") ? config.string("redis.address") : "off"), "
@@ -311,6 +338,7 @@ public final class MarketDataIngestor: FIXApplication {
         TerminationSignals.onSignal { _ in done.signal() }
         done.wait()
         try? loop.submitAndWait {
+            http?.close()
             ingestor?.stop()
             (ingestor?.store as? RedisQuoteStore)?.close()
             if let k = ingestor?.publisher as? KafkaQuotePublisher {

@@ -52,7 +52,8 @@ public enum QuoteRedisValue {
         }
         func int(_ k: String) -> Int64? { v[k]?.numberText.flatMap { Int64($0) } }
         guard let ltp = price("ltp"), let bid = price("bid"), let ask = price("ask"),
-              let ts = v["ts"]?.numberText.flatMap({ UInt64($0) }), let seq = v["seq"]?.numberText.flatMap({ UInt64($0) })
+              let ts = v["ts"]?.numberText.flatMap({ UInt64($0) }),
+              let seq = v["seq"]?.numberText.flatMap({ UInt64($0) })
         else { return nil }
         return Quote(symbolId: id, bid: bid, ask: ask, last: ltp, bidSize: int("bid_size") ?? 0,
                      askSize: int("ask_size") ?? 0, lastSize: int("last_size") ?? 0, ts: ts, seq: seq)
@@ -167,7 +168,8 @@ public final class RedisQuoteStore: LatestQuoteStore {
                 dirty[i] = true
                 dirtyList.append(Int32(i))
             }
-            logger.notice("redis quote cache connected; rewriting latest quotes", metadata: ["symbols": "\(dirtyList.count)"])
+            logger.notice("redis quote cache connected; rewriting latest quotes",
+                          metadata: ["symbols": "\(dirtyList.count)"])
             flush()
         } else {
             logger.warning("redis quote cache unavailable; keeping the latest quote per symbol until it returns",

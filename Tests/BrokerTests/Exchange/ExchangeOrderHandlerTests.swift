@@ -17,6 +17,11 @@ import Testing
                           timeInForce: tif, transactTime: now)
     }
 
+    func new(_ h: inout ExchangeOrderHandler, _ o: FIXNewOrderSingle, _ out: inout [ExchangeOrderOutput],
+             session: Int) {
+        h.newOrder(o, session: session, referencePrice: ref, now: now, into: &out)
+    }
+
     func reports(_ out: [ExchangeOrderOutput]) -> [FIXExecutionReport] {
         out.compactMap { if case .executionReport(_, let r) = $0 { return r } else { return nil } }
     }
@@ -24,7 +29,7 @@ import Testing
     @Test func limitBuyThroughTheMakerFillsPartiallyThenFully() {
         var h = handler()
         var out: [ExchangeOrderOutput] = []
-        h.newOrder(order("c1", .buy, qty: 1_500, price: 1_000_200), session: 0, referencePrice: ref, now: now, into: &out)
+        new(&h, order("c1", .buy, qty: 1_500, price: 1_000_200), &out, session: 0)
         let r = reports(out)
         #expect(r.map(\.execType) == [.new, .trade, .trade])
         #expect(r.map(\.ordStatus) == [.new, .partiallyFilled, .filled])
@@ -33,7 +38,8 @@ import Testing
         #expect(r[2].avgPx == (1_000_100 * 1_000 + 1_000_200 * 500) / 1_500)
         #expect(Set(r.map(\.execID)).count == 3 && r.allSatisfy { $0.clOrdID == "c1" && $0.symbol == "S0001" })
         let trades = out.filter { if case .trade = $0 { return true } else { return false } }
-        #expect(trades == [.trade(symbolId: 1, price: 1_000_100, qty: 1_000), .trade(symbolId: 1, price: 1_000_200, qty: 500)])
+        #expect(trades == [.trade(symbolId: 1, price: 1_000_100, qty: 1_000),
+                           .trade(symbolId: 1, price: 1_000_200, qty: 500)])
         #expect(h.liquidityProvider(1).position == -1_500)
         #expect(!h.hasRestingUserOrders(1))
     }
@@ -41,7 +47,7 @@ import Testing
     @Test func marketSellFillsAndIOCRemainderIsCanceled() {
         var h = handler()
         var out: [ExchangeOrderOutput] = []
-        h.newOrder(order("m1", .sell, qty: 200, price: nil, type: .market), session: 0, referencePrice: ref, now: now, into: &out)
+        new(&h, order("m1", .sell, qty: 200, price: nil, type: .market), &out, session: 0)
         #expect(reports(out).map(\.ordStatus) == [.new, .filled])
         #expect(reports(out).last?.lastPx == 999_900)
         out.removeAll()
@@ -56,7 +62,7 @@ import Testing
     @Test func restingOrderIsReplacedThenCanceled() {
         var h = handler()
         var out: [ExchangeOrderOutput] = []
-        h.newOrder(order("r1", .buy, qty: 100, price: 990_000), session: 2, referencePrice: ref, now: now, into: &out)
+        new(&h, order("r1", .buy, qty: 100, price: 990_000), &out, session: 2)
         #expect(reports(out).map(\.execType) == [.new])
         #expect(h.hasRestingUserOrders(1))
         out.removeAll()
@@ -66,7 +72,7 @@ import Testing
         var r = reports(out)
         #expect(r.map(\.execType) == [.replaced])
         #expect(r[0].clOrdID == "r2" && r[0].origClOrdID == "r1" && r[0].orderQty == 300 && r[0].price == 995_000)
-        #expect(r[0].leavesQty == 300 && r[0].ordStatus == .replaced)
+        #expect(r[0].leavesQty == 300 && r[0].ordStatus == .new)  // FIX 4.4: current status, not 5
         out.removeAll()
         h.cancel(FIXOrderCancelRequest(origClOrdID: "r2", clOrdID: "r3", symbol: "S0001", side: .buy, orderQty: 300,
                                        transactTime: now), session: 2, now: now, into: &out)
@@ -100,21 +106,21 @@ import Testing
     @Test func invalidOrdersAreRejected() {
         var h = handler()
         var out: [ExchangeOrderOutput] = []
-        h.newOrder(order("a", .buy, qty: 10, price: 1_000_050), session: 0, referencePrice: ref, now: now, into: &out)
-        h.newOrder(order("b", .buy, qty: 10, price: 1_000_000, symbol: "NOPE"), session: 0, referencePrice: ref, now: now, into: &out)
-        h.newOrder(order("c", .buy, qty: 0, price: 1_000_000), session: 0, referencePrice: ref, now: now, into: &out)
-        h.newOrder(order("d", .buy, qty: 10, price: 1_000_000, tif: .fillOrKill), session: 0, referencePrice: ref, now: now, into: &out)
-        h.newOrder(order("d", .buy, qty: 10, price: 1_000_000), session: 0, referencePrice: ref, now: now, into: &out)
+        new(&h, order("a", .buy, qty: 10, price: 1_000_050), &out, session: 0)
+        new(&h, order("b", .buy, qty: 10, price: 1_000_000, symbol: "NOPE"), &out, session: 0)
+        new(&h, order("c", .buy, qty: 0, price: 1_000_000), &out, session: 0)
+        new(&h, order("d", .buy, qty: 10, price: 1_000_000, tif: .fillOrKill), &out, session: 0)
+        new(&h, order("d", .buy, qty: 10, price: 1_000_000), &out, session: 0)
         let r = reports(out)
         #expect(r.allSatisfy { $0.execType == .rejected && $0.ordStatus == .rejected && $0.leavesQty == 0 })
-        #expect(r.map { $0.text ?? "" } == ["off_tick", "unknown_symbol", "invalid_quantity", "unsupported_time_in_force",
-                                            "duplicate_clordid"])
+        #expect(r.map { $0.text ?? "" } == ["off_tick", "unknown_symbol", "invalid_quantity",
+                                            "unsupported_time_in_force", "duplicate_clordid"])
     }
 
     @Test func restingOrderFillsWhenTheMarketMovesThroughIt() {
         var h = handler()
         var out: [ExchangeOrderOutput] = []
-        h.newOrder(order("p1", .buy, qty: 400, price: 995_000), session: 1, referencePrice: ref, now: now, into: &out)
+        new(&h, order("p1", .buy, qty: 400, price: 995_000), &out, session: 1)
         out.removeAll()
         // The simulated price falls to 99.00: the maker's new asks start at 99.01, below our 99.50 bid.
         h.refreshLiquidity(1, referencePrice: 990_000, now: now, into: &out)
@@ -127,7 +133,7 @@ import Testing
     @Test func replaceThatCrossesTradesAtOnceAndBadReplaceIsRejected() {
         var h = handler()
         var out: [ExchangeOrderOutput] = []
-        h.newOrder(order("q1", .sell, qty: 500, price: 1_010_000), session: 0, referencePrice: ref, now: now, into: &out)
+        new(&h, order("q1", .sell, qty: 500, price: 1_010_000), &out, session: 0)
         out.removeAll()
         h.replace(FIXOrderCancelReplaceRequest(origClOrdID: "q1", clOrdID: "q2", symbol: "S0001", side: .sell,
                                                ordType: .limit, orderQty: 500, price: 1_000_050, transactTime: now),

@@ -49,4 +49,30 @@ import Wire
         #expect(l.count >= UInt64(quotes.count) && l.p99 > 0 && l.p50 <= l.p99)
         #expect(try rig.sync { ingestor.renderMetrics().contains("ingest_latency_ns{quantile=\"0.99\"}") })
     }
+
+    @Test func healthIs503WhileTheExchangeSessionIsDownAndMetricsRender() throws {
+        let rig = try LoopRig(name: "ingest-http")
+        let symbols = SymbolUniverse.generated(count: 10)
+        var s = IngestSettings()
+        s.exchangePort = TestServices.freePort()  // nobody listens: the session stays down
+        s.statsIntervalSeconds = 0
+        let (ingestor, http) = try rig.sync { () -> (MarketDataIngestor, MarketDataHTTPEndpoint) in
+            let i = try MarketDataIngestor(settings: s, symbols: symbols, loop: rig.loop, publisher: nil, store: nil,
+                                           logger: .init(label: "i"))
+            i.start()
+            let h = try MarketDataHTTPEndpoint(
+                address: "127.0.0.1:0", key: "ingest.metrics_listen", loop: rig.loop, logger: .init(label: "h"),
+                health: { i.initiator.connection.isLoggedOn ? nil : "exchange FIX session not logged on" },
+                metrics: { i.renderMetrics() })
+            return (i, h)
+        }
+        let health = try runProcess(["curl", "-s", "-i", "http://127.0.0.1:\(http.port)/health"], timeout: 10)
+        #expect(health.output.contains("503") && health.output.contains("not logged on"), "\(health.output)")
+        let metrics = try runProcess(["curl", "-s", "http://127.0.0.1:\(http.port)/metrics"], timeout: 10)
+        #expect(metrics.output.contains("ingest_quotes_total 0"))
+        try rig.sync {
+            http.close()
+            ingestor.stop()
+        }
+    }
 }

@@ -38,7 +38,8 @@ import Wire
     }
 
     @Test func incrementalWithSeveralQuotesBecomesOneQuoteEach() throws {
-        let quotes = [quote(3, seq: 10, last: 1_234_500), quote(5, seq: 1, last: 99_900), quote(3, seq: 11, last: 1_234_600)]
+        let quotes = [quote(3, seq: 10, last: 1_234_500), quote(5, seq: 1, last: 99_900),
+                      quote(3, seq: 11, last: 1_234_600)]
         let bytes = message(.marketDataIncrementalRefresh) { e in
             e.field(FIXTag.mdReqID, "r1")
             e.field(FIXTag.noMDEntries, quotes.count * 3)

@@ -26,8 +26,8 @@ import Wire
                                         started.withLock { $0 += 1 }
                                         #expect(ctx.exchangePort > 0 && ctx.exchangePeerCompIDs.contains("GATEWAY"))
                                         ctx.addRoute { head, _ in
-                                            head.path == "/api/v1/ping"
-                                                ? HTTPResponse(status: .ok, contentType: "text/plain", body: "pong") : nil
+                                            guard head.path == "/api/v1/ping" else { return nil }
+                                            return HTTPResponse(status: .ok, contentType: "text/plain", body: "pong")
                                         }
                                     }])
         defer { rt.stop() }

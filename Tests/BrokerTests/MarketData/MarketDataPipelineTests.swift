@@ -4,6 +4,7 @@
 // down and brought back and a Redis restart lose no latest quote once recovered (Redis values and the
 // fanout's last-value cache); two fanout nodes consuming different partitions serve together.
 import Logging
+import Synchronization
 import Testing
 import Wire
 @testable import Broker
@@ -52,8 +53,9 @@ final class PipelineRig {
         ins.exchangePort = sim!.port
         ins.redisFlushNanos = 5_000_000
         ins.statsIntervalSeconds = 0
+        let producerProperties = kafkaProperties.merging(["compression.codec": "lz4"]) { a, _ in a }
         let producerConf = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers,
-                                                      properties: kafkaProperties.merging(["compression.codec": "lz4"]) { a, _ in a },
+                                                      properties: producerProperties,
                                                       lingerMilliseconds: 2)
         let redisConf = RedisConfiguration(host: "127.0.0.1", port: redisPort, reconnectInitialNanos: 20_000_000,
                                            reconnectMaxNanos: 200_000_000)
@@ -81,8 +83,9 @@ final class PipelineRig {
         group.start()
         let node = FanoutNode(settings: s, symbols: symbols, group: group, logger: Self.logger)
         try node.start()
+        let consumerProperties = kafkaProperties.merging(["fetch.wait.max.ms": "10"]) { a, _ in a }
         let conf = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers,
-                                              properties: kafkaProperties.merging(["fetch.wait.max.ms": "10"]) { a, _ in a })
+                                              properties: consumerProperties)
         consumers.append(try KafkaQuoteFeed.attach(node: node, configuration: conf, topic: topic,
                                                    partitions: partitions, logger: Self.logger))
         nodes.append(node)
@@ -197,6 +200,18 @@ final class PipelineRig {
         try rig.setRate(0)
         let c = try rig.converged(node)
         #expect(c.ok, "\(c.detail)")
+        let metrics = try rig.ingestLoop.submitAndWait { [i = rig.ingestor!] in i.renderMetrics() }
+        #expect(metrics.contains("ingest_redis_connected 1") && metrics.contains("ingest_kafka_healthy 1"), "\(metrics)")
+        #expect(metrics.contains("ingest_redis_pending_symbols 0") && metrics.contains("ingest_kafka_kept_quotes 0"))
+        // A fanout node (or gateway) starting cold can read the latest quotes back with one MGET.
+        let fetched = Mutex<[Quote]?>(nil)
+        try rig.ingestLoop.submitAndWait { [store = rig.store!, loop = rig.ingestLoop] in
+            store.fetch([1, 42, 99], on: loop) { q in fetched.withLock { $0 = q } }
+        }
+        let deadline = Syscalls.monotonicNanos() + 5_000_000_000
+        while fetched.withLock({ $0 }) == nil && Syscalls.monotonicNanos() < deadline { usleep(5_000) }
+        let latest = try rig.ingestLatest()
+        #expect(fetched.withLock { $0 } == [latest[1], latest[42], latest[99]])
     }
 
     @Test func kafkaBrokerDownAndBackAndRedisRestartLoseNoLatestQuote() throws {
@@ -238,8 +253,8 @@ final class PipelineRig {
         }
         let symA = try #require(onA), symB = try #require(onB)
         usleep(500_000)
-        let ra = try rig.client(a, [symA])
-        let rb = try rig.client(b, [symB])
+        let ra = try rig.client(a, [symA], seconds: 1.0)
+        let rb = try rig.client(b, [symB], seconds: 1.0)
         #expect(ra.status == 0, "\(ra.output)")
         #expect(rb.status == 0, "\(rb.output)")
         // Each node caches only its own partitions' symbols.
