@@ -37,7 +37,7 @@ args.removeFirst()
 
 let schema = BrokerConfig.schema
 if role == "print-config" {
-    print(schema.renderDefaults(header: "broker.toml: every key with its default. Uncomment and edit what you need."))
+    print(schema.renderDefaults(header: "broker.toml: every key with its default value and why. Edit what you need; delete the rest."))
     exit(0)
 }
 

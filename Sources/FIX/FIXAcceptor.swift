@@ -7,7 +7,8 @@
 public import Logging
 public import Wire
 
-/// Serves many configured sessions on one port.
+/// Serves many configured sessions on one port. Keep a strong reference: the listener only holds
+/// the acceptor weakly, so dropping it stops new connections from being routed.
 public final class FIXAcceptor {
     /// The bound port.
     public let port: Int
@@ -22,7 +23,8 @@ public final class FIXAcceptor {
     /// - Throws: `FIXStoreError` when a store cannot be opened, `IOError` when the port cannot be bound.
     public init(
         sessions settings: [FIXSessionSettings], host: String, port: Int, loop: EventLoop,
-        application: (any FIXApplication)?, logger: Logger, clock: @escaping () -> FIXTimestamp = FIXTimestamp.now
+        application: (any FIXApplication)?, logger: Logger = Logger(label: "fix"), clock: @escaping () -> FIXTimestamp = FIXTimestamp.now,
+        tls: TLSServerContext? = nil
     ) throws {
         self.logger = logger
         for s in settings {
@@ -32,6 +34,7 @@ public final class FIXAcceptor {
         }
         var accept: ((TCPConnection) -> Void)?
         let l = try TCPListener(host: host, port: port, loop: loop) { c in accept?(c) }
+        l.tls = tls
         listener = l
         self.port = l.port
         accept = { [weak self] c in self?.accepted(c) }
@@ -69,8 +72,8 @@ public final class FIXAcceptor {
     fileprivate func route(_ c: TCPConnection, firstMessage view: FIXMessageView) -> FIXConnection? {
         pending[ObjectIdentifier(c)] = nil
         guard view.msgType == .logon, let theirs = view.string(FIXTag.senderCompID),
-              let ours = view.string(FIXTag.targetCompID),
-              let session = sessions[Self.key(ours: ours, theirs: theirs)]
+            let ours = view.string(FIXTag.targetCompID),
+            let session = sessions[Self.key(ours: ours, theirs: theirs)]
         else {
             refuse(c, "no session for this Logon")
             return nil
@@ -103,7 +106,10 @@ final class FIXLogonRouter: TCPConnectionHandler {
     init(acceptor: FIXAcceptor) { self.acceptor = acceptor }
 
     func connection(_ c: TCPConnection, didReceive bytes: UnsafeRawBufferPointer) -> Int {
-        guard let acceptor else { c.close(); return bytes.count }
+        guard let acceptor else {
+            c.close()
+            return bytes.count
+        }
         var offset = 0
         let frame: Range<Int>
         do throws(FIXParseError) {
@@ -119,7 +125,8 @@ final class FIXLogonRouter: TCPConnectionHandler {
         try? view.parse(UnsafeRawBufferPointer(rebasing: bytes[frame]), options: .lenient)
         guard let session = acceptor.route(c, firstMessage: view) else { return bytes.count }
         // The session parses the Logon again from the start of its frame, with full validation.
-        return frame.lowerBound + session.connection(c, didReceive: UnsafeRawBufferPointer(rebasing: bytes[frame.lowerBound...]))
+        return frame.lowerBound
+            + session.connection(c, didReceive: UnsafeRawBufferPointer(rebasing: bytes[frame.lowerBound...]))
     }
 
     func connectionDidClose(_ c: TCPConnection, error: IOError?) { acceptor?.forget(c) }

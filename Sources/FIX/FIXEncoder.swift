@@ -56,7 +56,10 @@ public struct FIXEncoder {
         let bodyLength = end - bodyStart
         var digits = 1
         var p = 10
-        while bodyLength >= p { digits += 1; p *= 10 }
+        while bodyLength >= p {
+            digits += 1
+            p *= 10
+        }
         precondition(digits <= Self.reservedLengthDigits, "message body too large")
         let shift = Self.reservedLengthDigits - digits
         let slot = lengthSlot
@@ -116,6 +119,7 @@ public struct FIXEncoder {
 
     /// Writes `tag=<value>`; the value must not contain SOH.
     @inlinable public mutating func field(_ tag: Int, _ value: String) {
+        assert(!value.utf8.contains(fixSOH), "SOH inside the value of tag \(tag)")
         self.tag(tag)
         buffer.writeString(value)
         buffer.writeInteger(fixSOH)

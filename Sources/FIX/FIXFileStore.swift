@@ -16,10 +16,11 @@
 // slots with a generation make a torn slot write fall back to the previous one.
 // Glibc file calls are confined to this file.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import Wire
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A failed file operation of the store.
 public struct FIXStoreError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -87,7 +88,8 @@ public final class FIXFileStore: FIXMessageStore {
             if !sawHeader {
                 guard payload.count == Self.magic.count + 8, Array(body[payload.prefix(Self.magic.count)]) == Self.magic
                 else { break }
-                creationTime = FIXTimestamp(nanoseconds: Int64(bitPattern: Self.u64(body, payload.lowerBound + Self.magic.count)))
+                creationTime = FIXTimestamp(
+                    nanoseconds: Int64(bitPattern: Self.u64(body, payload.lowerBound + Self.magic.count)))
                 sawHeader = true
             } else {
                 guard payload.count >= 8 else { break }
@@ -108,7 +110,9 @@ public final class FIXFileStore: FIXMessageStore {
             appendHeader()
             writePending()
         } else if torn > 0 {
-            if ftruncate(bodyFD, off_t(offset)) != 0 { throw FIXStoreError(errno: errno, call: "ftruncate", path: bodyPath) }
+            if ftruncate(bodyFD, off_t(offset)) != 0 {
+                throw FIXStoreError(errno: errno, call: "ftruncate", path: bodyPath)
+            }
         }
         // Sequence numbers: the valid slot with the highest generation.
         let slots = try Self.readAll(seqFD, seqPath)
@@ -151,7 +155,9 @@ public final class FIXFileStore: FIXMessageStore {
         let crcStart = pending.readableBytes
         pending.writeInteger(UInt64(seqNum), littleEndian: true)
         pending.writeBytes(message)
-        let crc = pending.withUnsafeReadableBytes { FIXCRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[crcStart...])) }
+        let crc = pending.withUnsafeReadableBytes {
+            FIXCRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[crcStart...]))
+        }
         pending.writeInteger(crc, littleEndian: true)
         index[seqNum] = (payloadStart, message.count)
         nextSenderMsgSeqNum = seqNum + 1
@@ -159,8 +165,14 @@ public final class FIXFileStore: FIXMessageStore {
         senderChanged = true
         switch policy {
         case .buffered, .fsyncOnFlush: break
-        case .writeThrough: writePending(); writeSeqNums()
-        case .fsyncEveryRecord: writePending(); _ = fdatasync(bodyFD); writeSeqNums(); _ = fdatasync(seqFD)
+        case .writeThrough:
+            writePending()
+            writeSeqNums()
+        case .fsyncEveryRecord:
+            writePending()
+            _ = fdatasync(bodyFD)
+            writeSeqNums()
+            _ = fdatasync(seqFD)
         }
     }
 
@@ -220,7 +232,9 @@ public final class FIXFileStore: FIXMessageStore {
         switch policy {
         case .buffered, .fsyncOnFlush: pendingSeqNums = true
         case .writeThrough: writeSeqNums()
-        case .fsyncEveryRecord: writeSeqNums(); _ = fdatasync(seqFD)
+        case .fsyncEveryRecord:
+            writeSeqNums()
+            _ = fdatasync(seqFD)
         }
     }
 

@@ -106,7 +106,7 @@ public struct FIXFramer: Sendable {
         guard end <= n else { return nil }
         // BodyLength counts through the SOH that ends the last body field (FIX 4.4 Vol. 2 "BodyLength").
         guard bytes[checkSumAt - 1] == fixSOH, bytes[checkSumAt] == UInt8(ascii: "1"),
-              bytes[checkSumAt + 1] == UInt8(ascii: "0"), bytes[checkSumAt + 2] == UInt8(ascii: "=")
+            bytes[checkSumAt + 1] == UInt8(ascii: "0"), bytes[checkSumAt + 2] == UInt8(ascii: "=")
         else {
             garbledFrames += 1
             offset = p + 1
@@ -158,7 +158,10 @@ public struct FIXFramer: Sendable {
                     case 3: want = tail.2
                     default: want = tail.3
                     }
-                    if bytes[i + k] != want { ok = false; break }
+                    if bytes[i + k] != want {
+                        ok = false
+                        break
+                    }
                     k += 1
                 }
                 if ok { return i }

@@ -7,7 +7,8 @@
 public import Logging
 public import Wire
 
-/// Connects one session to its acceptor and keeps it connected until stopped.
+/// Connects one session to its acceptor and keeps it connected until stopped. Keep a strong
+/// reference while it should run (reconnect timers hold it weakly).
 public final class FIXInitiator {
     /// The session.
     public let connection: FIXConnection
@@ -16,15 +17,18 @@ public final class FIXInitiator {
     private var reconnectTimer: TimerHandle?
     private var stopped = true
     private let logger: Logger
+    /// When set, the session runs over TLS (FIX over TLS; verification per the config).
+    public var tls: TLSClientConfig?
 
     /// Creates an initiator for `settings` (role must be `.initiator`).
     /// - Throws: `FIXStoreError` when the store cannot be opened.
     public init(
-        settings: FIXSessionSettings, loop: EventLoop, application: (any FIXApplication)?, logger: Logger,
+        settings: FIXSessionSettings, loop: EventLoop, application: (any FIXApplication)?, logger: Logger = Logger(label: "fix"),
         clock: @escaping () -> FIXTimestamp = FIXTimestamp.now
     ) throws(FIXStoreError) {
         precondition(settings.role == .initiator, "FIXInitiator needs an initiator session")
-        connection = try FIXConnection(settings: settings, loop: loop, application: application, logger: logger, clock: clock)
+        connection = try FIXConnection(
+            settings: settings, loop: loop, application: application, logger: logger, clock: clock)
         self.logger = logger
         connection.onLogon = { [weak self] in self?.failedAttempts = 0 }
         connection.onClose = { [weak self] _ in self?.scheduleReconnect() }
@@ -63,7 +67,8 @@ public final class FIXInitiator {
         guard !stopped, connection.tcp == nil else { return }
         let s = connection.settings
         do {
-            let c = try TCPConnection.connect(host: s.host, port: s.port, on: connection.loop, handler: connection)
+            let c = try TCPConnection.connect(host: s.host, port: s.port, on: connection.loop, tls: tls,
+                                              handler: connection)
             connection.attach(c, connected: false)
         } catch {
             logger.notice("FIX connect failed", metadata: ["target": "\(s.host):\(s.port)", "error": "\(error)"])

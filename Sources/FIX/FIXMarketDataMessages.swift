@@ -6,7 +6,7 @@
 // entries are plain values walked with a non-escaping closure; symbols of up to 15 bytes are
 // Swift small strings and do not allocate.
 
-public import Wire
+import Wire
 
 /// One NoMDEntries(268) entry.
 public struct FIXMDEntry: Equatable, Sendable {
@@ -24,10 +24,16 @@ public struct FIXMDEntry: Equatable, Sendable {
     public var time: FIXTimestamp?
 
     /// Creates an entry.
-    public init(updateAction: FIXMDUpdateAction? = nil, entryType: FIXMDEntryType, price: Int64? = nil,
-                size: Int64? = nil, symbol: String? = nil, time: FIXTimestamp? = nil) {
-        self.updateAction = updateAction; self.entryType = entryType; self.price = price; self.size = size
-        self.symbol = symbol; self.time = time
+    public init(
+        updateAction: FIXMDUpdateAction? = nil, entryType: FIXMDEntryType, price: Int64? = nil,
+        size: Int64? = nil, symbol: String? = nil, time: FIXTimestamp? = nil
+    ) {
+        self.updateAction = updateAction
+        self.entryType = entryType
+        self.price = price
+        self.size = size
+        self.symbol = symbol
+        self.time = time
     }
 }
 
@@ -45,10 +51,15 @@ public struct FIXMarketDataRequest: Equatable, Sendable {
     public static let msgType = FIXMsgType.marketDataRequest
 
     /// Creates a request.
-    public init(mdReqID: String, subscriptionRequestType: FIXSubscriptionRequestType, marketDepth: Int = 1,
-                mdUpdateType: Int? = nil, entryTypes: [FIXMDEntryType], symbols: [String]) {
-        self.mdReqID = mdReqID; self.subscriptionRequestType = subscriptionRequestType
-        self.marketDepth = marketDepth; self.mdUpdateType = mdUpdateType; self.entryTypes = entryTypes
+    public init(
+        mdReqID: String, subscriptionRequestType: FIXSubscriptionRequestType, marketDepth: Int = 1,
+        mdUpdateType: Int? = nil, entryTypes: [FIXMDEntryType], symbols: [String]
+    ) {
+        self.mdReqID = mdReqID
+        self.subscriptionRequestType = subscriptionRequestType
+        self.marketDepth = marketDepth
+        self.mdUpdateType = mdUpdateType
+        self.entryTypes = entryTypes
         self.symbols = symbols
     }
 
@@ -61,7 +72,9 @@ public struct FIXMarketDataRequest: Equatable, Sendable {
         var types: [FIXMDEntryType] = []
         if let g = v.group(FIXTag.noMDEntryTypes) {
             try v.forEachEntry(of: g) { (e: FIXGroupEntry) throws(FIXParseError) in
-                guard let c = v.char(FIXTag.mdEntryType, in: e) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryType) }
+                guard let c = v.char(FIXTag.mdEntryType, in: e) else {
+                    throw .incorrectDataFormat(tag: FIXTag.mdEntryType)
+                }
                 types.append(FIXMDEntryType(rawValue: c))
             }
         }
@@ -90,7 +103,7 @@ public struct FIXMarketDataRequest: Equatable, Sendable {
 /// Writers and readers of 35=W and 35=X bodies.
 public enum FIXMarketData {
     /// Writes a MarketDataSnapshotFullRefresh(W) body: MDReqID, Symbol, then the entries.
-    public static func encodeSnapshot<C: Collection>(
+    @inlinable public static func encodeSnapshot<C: Collection>(
         into e: inout FIXEncoder, mdReqID: String?, symbol: String, entries: C,
         timePrecision: FIXTimestampPrecision = .milliseconds
     ) where C.Element == FIXMDEntry {
@@ -101,7 +114,7 @@ public enum FIXMarketData {
     }
 
     /// Writes a MarketDataIncrementalRefresh(X) body: MDReqID, then entries (each with 279 and 55).
-    public static func encodeIncremental<C: Collection>(
+    @inlinable public static func encodeIncremental<C: Collection>(
         into e: inout FIXEncoder, mdReqID: String?, entries: C,
         timePrecision: FIXTimestampPrecision = .milliseconds
     ) where C.Element == FIXMDEntry {
@@ -110,7 +123,11 @@ public enum FIXMarketData {
         for entry in entries { encodeEntry(entry, into: &e, incremental: true, precision: timePrecision) }
     }
 
-    static func encodeEntry(_ m: FIXMDEntry, into e: inout FIXEncoder, incremental: Bool, precision: FIXTimestampPrecision) {
+    // Inlinable with its callers so they specialize for the caller's collection: unspecialized
+    // generic iteration allocates coroutine frames per element.
+    @inlinable static func encodeEntry(
+        _ m: FIXMDEntry, into e: inout FIXEncoder, incremental: Bool, precision: FIXTimestampPrecision
+    ) {
         if incremental { e.field(FIXTag.mdUpdateAction, char: (m.updateAction ?? .new).rawValue) }
         e.field(FIXTag.mdEntryType, char: m.entryType.rawValue)
         if incremental, let s = m.symbol { e.field(FIXTag.symbol, s) }
@@ -148,10 +165,14 @@ public enum FIXMarketData {
                     guard r.count == 1 else { throw .incorrectDataFormat(tag: FIXTag.mdUpdateAction) }
                     entry.updateAction = FIXMDUpdateAction(rawValue: v.bytes[r.lowerBound])
                 case FIXTag.mdEntryPx:
-                    guard let p = FIXValue.fixedPoint(v.bytes, r) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryPx) }
+                    guard let p = FIXValue.fixedPoint(v.bytes, r) else {
+                        throw .incorrectDataFormat(tag: FIXTag.mdEntryPx)
+                    }
                     entry.price = p
                 case FIXTag.mdEntrySize:
-                    guard let q = FIXValue.fixedPoint(v.bytes, r) else { throw .incorrectDataFormat(tag: FIXTag.mdEntrySize) }
+                    guard let q = FIXValue.fixedPoint(v.bytes, r) else {
+                        throw .incorrectDataFormat(tag: FIXTag.mdEntrySize)
+                    }
                     entry.size = q / fixPriceScale
                 case FIXTag.symbol:
                     entry.symbol = String(decoding: UnsafeRawBufferPointer(rebasing: v.bytes[r]), as: UTF8.self)
@@ -166,8 +187,12 @@ public enum FIXMarketData {
             guard sawType else { throw .requiredTagMissing(tag: FIXTag.mdEntryType) }
             if entry.symbol == nil { entry.symbol = bodySymbol }
             if let d = date, let t = time {
-                guard let days = FIXValue.dateOnly(v.bytes, d) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryDate) }
-                guard let nanos = FIXValue.timeOnly(v.bytes, t) else { throw .incorrectDataFormat(tag: FIXTag.mdEntryTime) }
+                guard let days = FIXValue.dateOnly(v.bytes, d) else {
+                    throw .incorrectDataFormat(tag: FIXTag.mdEntryDate)
+                }
+                guard let nanos = FIXValue.timeOnly(v.bytes, t) else {
+                    throw .incorrectDataFormat(tag: FIXTag.mdEntryTime)
+                }
                 entry.time = FIXTimestamp(nanoseconds: days * 86_400_000_000_000 + nanos)
             }
             body(entry)

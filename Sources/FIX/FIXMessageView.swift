@@ -134,8 +134,12 @@ public struct FIXMessageView {
         var firstError: FIXParseError?
         var i = 0
         var openGroup: FIXGroupSpec?
-        var groupStart = 0, groupCountField = 0, groupDeclared = 0, groupEntries = 0
-        var lastLengthTag = 0, lastLengthValue = -1
+        var groupStart = 0
+        var groupCountField = 0
+        var groupDeclared = 0
+        var groupEntries = 0
+        var lastLengthTag = 0
+        var lastLengthValue = -1
 
         @inline(__always) func note(_ e: FIXParseError) { if firstError == nil { firstError = e } }
 
@@ -166,7 +170,8 @@ public struct FIXMessageView {
             var ve: Int
             let lengthTag = FIXMessageRules.lengthTag(forDataTag: tag)
             if lengthTag != 0 && lengthTag == lastLengthTag && lastLengthValue >= 0 && vs + lastLengthValue < n
-                && frame[vs + lastLengthValue] == fixSOH {
+                && frame[vs + lastLengthValue] == fixSOH
+            {
                 ve = vs + lastLengthValue  // data field: may contain SOH
             } else {
                 ve = vs
@@ -190,7 +195,11 @@ public struct FIXMessageView {
                 msgType = FIXMsgType(bytes: UnsafeRawBufferPointer(rebasing: frame[vs..<ve]))
                 if msgType == nil { note(.invalidMsgType) }
             } else if tag == 34 && msgSeqNum == 0 {
-                if let v = FIXValue.int(frame, vs..<ve), v > 0 { msgSeqNum = v } else { note(.incorrectDataFormat(tag: 34)) }
+                if let v = FIXValue.int(frame, vs..<ve), v > 0 {
+                    msgSeqNum = v
+                } else {
+                    note(.incorrectDataFormat(tag: 34))
+                }
             }
 
             // Inside a repeating group: members belong to the current entry.
@@ -228,7 +237,8 @@ public struct FIXMessageView {
             count += 1
 
             if FIXMessageRules.isGroupCountTag(tag), let type = msgType,
-               let spec = FIXMessageRules.group(countTag: tag, msgType: type) {
+                let spec = FIXMessageRules.group(countTag: tag, msgType: type)
+            {
                 guard let declared = FIXValue.int(frame, vs..<ve), declared >= 0 else {
                     note(.incorrectDataFormat(tag: tag))
                     continue

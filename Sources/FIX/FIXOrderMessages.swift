@@ -5,7 +5,7 @@
 // only: the session writes the header) and `init(_ view:)`. Prices are Int64 scaled by 1e-4,
 // quantities whole shares. Order flow is far below market-data rates, so these use Strings.
 
-public import Wire
+import Wire
 
 /// NewOrderSingle(D).
 public struct FIXNewOrderSingle: Equatable, Sendable {
@@ -24,10 +24,18 @@ public struct FIXNewOrderSingle: Equatable, Sendable {
     public static let msgType = FIXMsgType.newOrderSingle
 
     /// Creates an order.
-    public init(clOrdID: String, account: String? = nil, symbol: String, side: FIXSide, ordType: FIXOrdType,
-                orderQty: Int64, price: Int64? = nil, timeInForce: FIXTimeInForce? = nil, transactTime: FIXTimestamp) {
-        self.clOrdID = clOrdID; self.account = account; self.symbol = symbol; self.side = side
-        self.ordType = ordType; self.orderQty = orderQty; self.price = price; self.timeInForce = timeInForce
+    public init(
+        clOrdID: String, account: String? = nil, symbol: String, side: FIXSide, ordType: FIXOrdType,
+        orderQty: Int64, price: Int64? = nil, timeInForce: FIXTimeInForce? = nil, transactTime: FIXTimestamp
+    ) {
+        self.clOrdID = clOrdID
+        self.account = account
+        self.symbol = symbol
+        self.side = side
+        self.ordType = ordType
+        self.orderQty = orderQty
+        self.price = price
+        self.timeInForce = timeInForce
         self.transactTime = transactTime
     }
 
@@ -73,10 +81,17 @@ public struct FIXOrderCancelRequest: Equatable, Sendable {
     public static let msgType = FIXMsgType.orderCancelRequest
 
     /// Creates a cancel request.
-    public init(origClOrdID: String, clOrdID: String, orderID: String? = nil, symbol: String, side: FIXSide,
-                orderQty: Int64, transactTime: FIXTimestamp) {
-        self.origClOrdID = origClOrdID; self.clOrdID = clOrdID; self.orderID = orderID; self.symbol = symbol
-        self.side = side; self.orderQty = orderQty; self.transactTime = transactTime
+    public init(
+        origClOrdID: String, clOrdID: String, orderID: String? = nil, symbol: String, side: FIXSide,
+        orderQty: Int64, transactTime: FIXTimestamp
+    ) {
+        self.origClOrdID = origClOrdID
+        self.clOrdID = clOrdID
+        self.orderID = orderID
+        self.symbol = symbol
+        self.side = side
+        self.orderQty = orderQty
+        self.transactTime = transactTime
     }
 
     /// Reads the body of a parsed 35=F.
@@ -118,12 +133,21 @@ public struct FIXOrderCancelReplaceRequest: Equatable, Sendable {
     public static let msgType = FIXMsgType.orderCancelReplaceRequest
 
     /// Creates a cancel/replace request.
-    public init(orderID: String? = nil, origClOrdID: String, clOrdID: String, symbol: String, side: FIXSide,
-                ordType: FIXOrdType, orderQty: Int64, price: Int64? = nil, timeInForce: FIXTimeInForce? = nil,
-                transactTime: FIXTimestamp) {
-        self.orderID = orderID; self.origClOrdID = origClOrdID; self.clOrdID = clOrdID; self.symbol = symbol
-        self.side = side; self.ordType = ordType; self.orderQty = orderQty; self.price = price
-        self.timeInForce = timeInForce; self.transactTime = transactTime
+    public init(
+        orderID: String? = nil, origClOrdID: String, clOrdID: String, symbol: String, side: FIXSide,
+        ordType: FIXOrdType, orderQty: Int64, price: Int64? = nil, timeInForce: FIXTimeInForce? = nil,
+        transactTime: FIXTimestamp
+    ) {
+        self.orderID = orderID
+        self.origClOrdID = origClOrdID
+        self.clOrdID = clOrdID
+        self.symbol = symbol
+        self.side = side
+        self.ordType = ordType
+        self.orderQty = orderQty
+        self.price = price
+        self.timeInForce = timeInForce
+        self.transactTime = transactTime
     }
 
     /// Reads the body of a parsed 35=G.
@@ -180,14 +204,28 @@ public struct FIXExecutionReport: Equatable, Sendable {
     public static let msgType = FIXMsgType.executionReport
 
     /// Creates an execution report.
-    public init(orderID: String, clOrdID: String? = nil, origClOrdID: String? = nil, execID: String,
-                execType: FIXExecType, ordStatus: FIXOrdStatus, symbol: String, side: FIXSide,
-                orderQty: Int64? = nil, price: Int64? = nil, lastQty: Int64? = nil, lastPx: Int64? = nil,
-                leavesQty: Int64, cumQty: Int64, avgPx: Int64, text: String? = nil, transactTime: FIXTimestamp? = nil) {
-        self.orderID = orderID; self.clOrdID = clOrdID; self.origClOrdID = origClOrdID; self.execID = execID
-        self.execType = execType; self.ordStatus = ordStatus; self.symbol = symbol; self.side = side
-        self.orderQty = orderQty; self.price = price; self.lastQty = lastQty; self.lastPx = lastPx
-        self.leavesQty = leavesQty; self.cumQty = cumQty; self.avgPx = avgPx; self.text = text
+    public init(
+        orderID: String, clOrdID: String? = nil, origClOrdID: String? = nil, execID: String,
+        execType: FIXExecType, ordStatus: FIXOrdStatus, symbol: String, side: FIXSide,
+        orderQty: Int64? = nil, price: Int64? = nil, lastQty: Int64? = nil, lastPx: Int64? = nil,
+        leavesQty: Int64, cumQty: Int64, avgPx: Int64, text: String? = nil, transactTime: FIXTimestamp? = nil
+    ) {
+        self.orderID = orderID
+        self.clOrdID = clOrdID
+        self.origClOrdID = origClOrdID
+        self.execID = execID
+        self.execType = execType
+        self.ordStatus = ordStatus
+        self.symbol = symbol
+        self.side = side
+        self.orderQty = orderQty
+        self.price = price
+        self.lastQty = lastQty
+        self.lastPx = lastPx
+        self.leavesQty = leavesQty
+        self.cumQty = cumQty
+        self.avgPx = avgPx
+        self.text = text
         self.transactTime = transactTime
     }
 
@@ -249,10 +287,17 @@ public struct FIXOrderCancelReject: Equatable, Sendable {
     public static let msgType = FIXMsgType.orderCancelReject
 
     /// Creates a cancel reject.
-    public init(orderID: String, clOrdID: String, origClOrdID: String, ordStatus: FIXOrdStatus,
-                responseTo: FIXCxlRejResponseTo, reason: Int? = nil, text: String? = nil) {
-        self.orderID = orderID; self.clOrdID = clOrdID; self.origClOrdID = origClOrdID
-        self.ordStatus = ordStatus; self.responseTo = responseTo; self.reason = reason; self.text = text
+    public init(
+        orderID: String, clOrdID: String, origClOrdID: String, ordStatus: FIXOrdStatus,
+        responseTo: FIXCxlRejResponseTo, reason: Int? = nil, text: String? = nil
+    ) {
+        self.orderID = orderID
+        self.clOrdID = clOrdID
+        self.origClOrdID = origClOrdID
+        self.ordStatus = ordStatus
+        self.responseTo = responseTo
+        self.reason = reason
+        self.text = text
     }
 
     /// Reads the body of a parsed 35=9.

@@ -52,7 +52,7 @@ public enum FIXParseError: Error, Equatable, Sendable {
     public var isGarbled: Bool {
         switch self {
         case .unsupportedBeginString, .invalidBodyLength, .bodyLengthMismatch, .messageTooLarge,
-             .invalidCheckSumField, .checkSumMismatch:
+            .invalidCheckSumField, .checkSumMismatch:
             return true
         default:
             return false
@@ -64,7 +64,7 @@ public enum FIXParseError: Error, Equatable, Sendable {
     public var sessionRejectReason: Int? {
         switch self {
         case .unsupportedBeginString, .invalidBodyLength, .bodyLengthMismatch, .messageTooLarge,
-             .invalidCheckSumField, .checkSumMismatch:
+            .invalidCheckSumField, .checkSumMismatch:
             return nil
         case .invalidTagNumber: return 0
         case .requiredTagMissing: return 1
@@ -84,8 +84,8 @@ public enum FIXParseError: Error, Equatable, Sendable {
     public var refTagID: Int? {
         switch self {
         case .tagWithoutValue(let t), .duplicateTag(let t), .tagOutOfOrder(let t), .requiredTagMissing(let t),
-             .incorrectDataFormat(let t), .valueOutOfRange(let t), .incorrectNumInGroupCount(let t),
-             .repeatingGroupOutOfOrder(let t):
+            .incorrectDataFormat(let t), .valueOutOfRange(let t), .incorrectNumInGroupCount(let t),
+            .repeatingGroupOutOfOrder(let t):
             return t
         case .invalidMsgType:
             return FIXTag.msgType

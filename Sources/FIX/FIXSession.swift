@@ -71,28 +71,28 @@ public struct FIXSession<Store: FIXMessageStore> {
     /// Sequence numbers and outbound messages.
     public let store: Store
     /// Counters.
-    public private(set) var counters = FIXSessionCounters()
+    public internal(set) var counters = FIXSessionCounters()
 
-    private(set) var state = State.disconnected
-    private var encoder = FIXEncoder(buffer: ByteBuffer(capacity: 4096))
-    private var view: FIXMessageView
-    private var scratch: FIXMessageView  // for re-reading stored messages during a resend
-    private let senderID: [UInt8]
-    private let targetID: [UInt8]
-    private var heartbeatNanos: Int64
-    private var connectedAt = FIXTimestamp(nanoseconds: 0)
-    private var lastReceivedAt = FIXTimestamp(nanoseconds: 0)
-    private var lastSentAt = FIXTimestamp(nanoseconds: 0)
-    private var logoutSentAt = FIXTimestamp(nanoseconds: 0)
-    private var testRequestSentAt: FIXTimestamp?
-    private var testRequestCounter = 0
-    private var logonResetRequested = false
+    var state = State.disconnected
+    var encoder = FIXEncoder(buffer: ByteBuffer(capacity: 4096))
+    var view: FIXMessageView
+    var scratch: FIXMessageView  // for re-reading stored messages during a resend
+    let senderID: [UInt8]
+    let targetID: [UInt8]
+    var heartbeatNanos: Int64
+    var connectedAt = FIXTimestamp(nanoseconds: 0)
+    var lastReceivedAt = FIXTimestamp(nanoseconds: 0)
+    var lastSentAt = FIXTimestamp(nanoseconds: 0)
+    var logoutSentAt = FIXTimestamp(nanoseconds: 0)
+    var testRequestSentAt: FIXTimestamp?
+    var testRequestCounter = 0
+    var logonResetRequested = false
     // Gap recovery: the highest MsgSeqNum seen when we sent our ResendRequest; the resend is
     // complete once the expected number passes it (EndSeqNo=0 asks for everything after).
-    private var resendUpTo: Int?
-    private var queued: [Int: ByteBuffer] = [:]
-    private var current: ByteBuffer?  // keeps a dequeued message's bytes alive while it is parsed
-    private var answeredResendRequest = 0
+    var resendUpTo: Int?
+    var queued: [Int: ByteBuffer] = [:]
+    var current: ByteBuffer?  // keeps a dequeued message's bytes alive while it is parsed
+    var answeredResendRequest = 0
 
     /// Creates a session in the disconnected state.
     public init(settings: FIXSessionSettings, store: Store) {
@@ -199,7 +199,8 @@ public struct FIXSession<Store: FIXMessageStore> {
             // QuickFIX's factors: TestRequest after 1.2 intervals of silence (allowing for
             // transmission time, FIX 4.4 Vol. 2 "Heartbeat"), give up after 2.4.
             if silent >= heartbeatNanos * 12 / 10 && testRequestSentAt != nil
-                && silent >= heartbeatNanos * 24 / 10 {
+                && silent >= heartbeatNanos * 24 / 10
+            {
                 state = .disconnected
                 actions.append(.disconnect(.heartbeatTimeout))
                 return
@@ -232,73 +233,20 @@ public struct FIXSession<Store: FIXMessageStore> {
         beginHeader(msgType, now: now)
         body(&encoder)
         let r = encoder.finishMessage()
-        encoder.buffer.withUnsafeReadableBytes { store.save(seqNum: seq, message: UnsafeRawBufferPointer(rebasing: $0[r])) }
+        if settings.persistMessages {
+            encoder.buffer.withUnsafeReadableBytes {
+                store.save(seqNum: seq, message: UnsafeRawBufferPointer(rebasing: $0[r]))
+            }
+        } else {
+            // Not kept for resend (QuickFIX PersistMessages=N): a ResendRequest gets a GapFill.
+            store.setNextSenderMsgSeqNum(seq + 1)
+        }
         lastSentAt = now
         counters.messagesSent += 1
         return seq
     }
 
-    private mutating func beginHeader(_ msgType: FIXMsgType, now: FIXTimestamp, seq: Int? = nil) {
-        encoder.beginMessage(msgType)
-        encoder.field(FIXTag.senderCompID, bytes: senderID)
-        encoder.field(FIXTag.targetCompID, bytes: targetID)
-        encoder.field(FIXTag.msgSeqNum, seq ?? store.nextSenderMsgSeqNum)
-        encoder.field(FIXTag.sendingTime, timestamp: now, precision: settings.timestampPrecision)
-    }
-
-    /// Finishes an administrative message: consumes its sequence number without storing it.
-    private mutating func finishAdmin(now: FIXTimestamp) {
-        encoder.finishMessage()
-        store.setNextSenderMsgSeqNum(store.nextSenderMsgSeqNum + 1)
-        lastSentAt = now
-        counters.messagesSent += 1
-    }
-
-    private mutating func sendLogon(now: FIXTimestamp, reset: Bool) {
-        beginHeader(.logon, now: now)
-        encoder.field(FIXTag.encryptMethod, 0)
-        encoder.field(FIXTag.heartBtInt, Int(heartbeatNanos / 1_000_000_000))
-        if reset { encoder.field(FIXTag.resetSeqNumFlag, bool: true) }
-        if settings.role == .initiator {
-            if let u = settings.username { encoder.field(FIXTag.username, u) }
-            if let p = settings.password { encoder.field(FIXTag.password, p) }
-        }
-        finishAdmin(now: now)
-    }
-
-    private mutating func sendLogout(text: String?, now: FIXTimestamp) {
-        beginHeader(.logout, now: now)
-        if let text { encoder.field(FIXTag.text, text) }
-        finishAdmin(now: now)
-    }
-
-    private mutating func sendReject(_ error: FIXParseError, refSeqNum: Int, refMsgType: FIXMsgType?, now: FIXTimestamp) {
-        sendReject(reason: error.sessionRejectReason ?? 99, refTag: error.refTagID, text: error.text,
-                   refSeqNum: refSeqNum, refMsgType: refMsgType, now: now)
-    }
-
-    private mutating func sendReject(
-        reason: Int, refTag: Int?, text: String, refSeqNum: Int, refMsgType: FIXMsgType?, now: FIXTimestamp
-    ) {
-        beginHeader(.reject, now: now)
-        encoder.field(FIXTag.refSeqNum, refSeqNum)
-        if let refTag { encoder.field(FIXTag.refTagID, refTag) }
-        if let refMsgType { encoder.field(FIXTag.refMsgType, msgType: refMsgType) }
-        encoder.field(FIXTag.sessionRejectReason, reason)
-        encoder.field(FIXTag.text, text)
-        finishAdmin(now: now)
-        counters.rejectsSent += 1
-    }
-
-    private mutating func sendResendRequest(from begin: Int, now: FIXTimestamp) {
-        beginHeader(.resendRequest, now: now)
-        encoder.field(FIXTag.beginSeqNo, begin)
-        encoder.field(FIXTag.endSeqNo, 0)  // FIX 4.4: 0 means "through the latest"
-        finishAdmin(now: now)
-        counters.resendRequestsSent += 1
-    }
-
-    private mutating func endSession(now: FIXTimestamp) {
+    mutating func endSession(now: FIXTimestamp) {
         state = .disconnected
         if settings.resetOnLogout { store.reset(now: now) }
     }
@@ -325,6 +273,7 @@ public struct FIXSession<Store: FIXMessageStore> {
             return
         }
         let seq = view.msgSeqNum
+        var justLoggedOn = false
 
         switch state {
         case .disconnected:
@@ -336,6 +285,7 @@ public struct FIXSession<Store: FIXMessageStore> {
                 return
             }
             guard acceptLogon(now: now, into: &actions) else { return }
+            justLoggedOn = true
         case .logonSent:
             if msgType == .logout {
                 state = .disconnected
@@ -356,6 +306,7 @@ public struct FIXSession<Store: FIXMessageStore> {
                 store.setNextTargetMsgSeqNum(1)  // the acceptor restarted its numbering
             }
             state = .active
+            justLoggedOn = true
             actions.append(.loggedOn)
         case .active, .logoutSent:
             break
@@ -374,8 +325,9 @@ public struct FIXSession<Store: FIXMessageStore> {
             return
         }
         if !checkSendingTime(now: now) {
-            sendReject(reason: 10, refTag: 52, text: "SendingTime accuracy problem", refSeqNum: seq,
-                       refMsgType: msgType, now: now)
+            sendReject(
+                reason: 10, refTag: 52, text: "SendingTime accuracy problem", refSeqNum: seq,
+                refMsgType: msgType, now: now)
             sendLogout(text: "SendingTime accuracy problem", now: now)
             state = .disconnected
             actions.append(.disconnect(.sendingTimeAccuracy))
@@ -385,19 +337,31 @@ public struct FIXSession<Store: FIXMessageStore> {
         if possDup && msgType != .sequenceReset {
             // PossDup resends carry OrigSendingTime(122), no later than SendingTime (test case 2.g).
             guard let orig = view.timestamp(FIXTag.origSendingTime) else {
-                sendReject(reason: 1, refTag: 122, text: "Required tag missing (122)", refSeqNum: seq,
-                           refMsgType: msgType, now: now)
+                sendReject(
+                    reason: 1, refTag: 122, text: "Required tag missing (122)", refSeqNum: seq,
+                    refMsgType: msgType, now: now)
                 if seq == store.nextTargetMsgSeqNum { store.setNextTargetMsgSeqNum(seq + 1) }
                 return
             }
             if let sent = view.timestamp(FIXTag.sendingTime), orig > sent {
-                sendReject(reason: 10, refTag: 122, text: "OrigSendingTime later than SendingTime",
-                           refSeqNum: seq, refMsgType: msgType, now: now)
+                sendReject(
+                    reason: 10, refTag: 122, text: "OrigSendingTime later than SendingTime",
+                    refSeqNum: seq, refMsgType: msgType, now: now)
                 sendLogout(text: "SendingTime accuracy problem", now: now)
                 state = .disconnected
                 actions.append(.disconnect(.sendingTimeAccuracy))
                 return
             }
+        }
+        if msgType == .logon && state == .active && !justLoggedOn && view.bool(FIXTag.resetSeqNumFlag) == true {
+            // A Logon with ResetSeqNumFlag during the session restarts both sequences at 1
+            // (FIX 4.4 Vol. 2 "Sequence number reset"); the acknowledging Logon carries 141=Y.
+            store.reset(now: now)
+            store.setNextTargetMsgSeqNum(seq + 1)
+            queued.removeAll()
+            resendUpTo = nil
+            sendLogon(now: now, reset: true)
+            return
         }
         if msgType == .sequenceReset && view.bool(FIXTag.gapFillFlag) != true {
             // Reset mode ignores MsgSeqNum (FIX 4.4 Vol. 2 "Sequence Reset - Reset").
@@ -479,7 +443,7 @@ public struct FIXSession<Store: FIXMessageStore> {
         return true
     }
 
-    private mutating func enqueue(
+    mutating func enqueue(
         _ frame: UnsafeRawBufferPointer, seq: Int, expected: Int, now: FIXTimestamp,
         into actions: inout [FIXSessionAction]
     ) {
@@ -497,7 +461,7 @@ public struct FIXSession<Store: FIXMessageStore> {
         }
     }
 
-    private mutating func handleInvalid(
+    mutating func handleInvalid(
         _ error: FIXParseError, msgType: FIXMsgType, seq: Int, now: FIXTimestamp,
         into actions: inout [FIXSessionAction]
     ) {
@@ -512,7 +476,7 @@ public struct FIXSession<Store: FIXMessageStore> {
         store.setNextTargetMsgSeqNum(seq + 1)
     }
 
-    private mutating func handleLogout(now: FIXTimestamp, into actions: inout [FIXSessionAction]) {
+    mutating func handleLogout(now: FIXTimestamp, into actions: inout [FIXSessionAction]) {
         if state == .logoutSent {
             endSession(now: now)
             actions.append(.disconnect(.logoutCompleted))
@@ -524,18 +488,8 @@ public struct FIXSession<Store: FIXMessageStore> {
         }
     }
 
-    private mutating func sendBusinessReject(refSeqNum: Int, refMsgType: FIXMsgType, now: FIXTimestamp) {
-        beginHeader(.businessMessageReject, now: now)
-        encoder.field(FIXTag.refSeqNum, refSeqNum)
-        encoder.field(FIXTag.refMsgType, msgType: refMsgType)
-        encoder.field(FIXTag.businessRejectReason, 3)  // 3 = Unsupported Message Type
-        encoder.field(FIXTag.text, "Unsupported Message Type")
-        finishAdmin(now: now)
-        counters.rejectsSent += 1
-    }
-
     /// Acceptor side of Logon. Returns false when the session was refused.
-    private mutating func acceptLogon(now: FIXTimestamp, into actions: inout [FIXSessionAction]) -> Bool {
+    mutating func acceptLogon(now: FIXTimestamp, into actions: inout [FIXSessionAction]) -> Bool {
         func refuse(_ text: String, logout: Bool) -> Bool {
             if logout { sendLogout(text: text, now: now) }
             state = .disconnected
@@ -562,27 +516,29 @@ public struct FIXSession<Store: FIXMessageStore> {
         return true
     }
 
-    private func checkCompIDs() -> Bool {
+    func checkCompIDs() -> Bool {
         // Their SenderCompID is our TargetCompID and vice versa.
         view.value(FIXTag.senderCompID, equals: targetID) && view.value(FIXTag.targetCompID, equals: senderID)
     }
 
-    private func checkSendingTime(now: FIXTimestamp) -> Bool {
+    func checkSendingTime(now: FIXTimestamp) -> Bool {
         guard settings.checkLatency else { return true }
         guard let sent = view.timestamp(FIXTag.sendingTime) else { return false }
         let skew = abs(now.nanoseconds - sent.nanoseconds)
         return skew <= Int64(settings.maxLatency) * 1_000_000_000
     }
 
-    private mutating func sequenceReset(seq: Int, now: FIXTimestamp) {
+    mutating func sequenceReset(seq: Int, now: FIXTimestamp) {
         let expected = store.nextTargetMsgSeqNum
         guard let newSeq = view.int(FIXTag.newSeqNo), newSeq > 0 else {
-            sendReject(reason: 6, refTag: 36, text: "Incorrect NewSeqNo", refSeqNum: seq, refMsgType: .sequenceReset, now: now)
+            sendReject(
+                reason: 6, refTag: 36, text: "Incorrect NewSeqNo", refSeqNum: seq, refMsgType: .sequenceReset, now: now)
             return
         }
         if newSeq < expected {
-            sendReject(reason: 5, refTag: 36, text: "NewSeqNo \(newSeq) lower than expected \(expected)",
-                       refSeqNum: seq, refMsgType: .sequenceReset, now: now)
+            sendReject(
+                reason: 5, refTag: 36, text: "NewSeqNo \(newSeq) lower than expected \(expected)",
+                refSeqNum: seq, refMsgType: .sequenceReset, now: now)
             return
         }
         store.setNextTargetMsgSeqNum(newSeq)
@@ -591,15 +547,16 @@ public struct FIXSession<Store: FIXMessageStore> {
     }
 
     /// Forgets queued messages a SequenceReset skipped over.
-    private mutating func dropQueued(below seq: Int) {
+    mutating func dropQueued(below seq: Int) {
         guard !queued.isEmpty else { return }
         for k in queued.keys where k < seq { queued[k] = nil }
     }
 
-    private mutating func gapFill(seq: Int, now: FIXTimestamp) {
+    mutating func gapFill(seq: Int, now: FIXTimestamp) {
         guard let newSeq = view.int(FIXTag.newSeqNo), newSeq > seq else {
-            sendReject(reason: 5, refTag: 36, text: "NewSeqNo must be greater than MsgSeqNum",
-                       refSeqNum: seq, refMsgType: .sequenceReset, now: now)
+            sendReject(
+                reason: 5, refTag: 36, text: "NewSeqNo must be greater than MsgSeqNum",
+                refSeqNum: seq, refMsgType: .sequenceReset, now: now)
             store.setNextTargetMsgSeqNum(seq + 1)
             return
         }
@@ -608,57 +565,4 @@ public struct FIXSession<Store: FIXMessageStore> {
         dropQueued(below: newSeq)
     }
 
-    /// Answers the ResendRequest in `view` from the store (FIX 4.4 Vol. 2 "Resend Request"):
-    /// application messages again with PossDupFlag(43)=Y and OrigSendingTime(122), runs of
-    /// administrative or unknown numbers as one SequenceReset-GapFill.
-    private mutating func answerResendRequest(now: FIXTimestamp) {
-        guard let begin = view.int(FIXTag.beginSeqNo), let endRaw = view.int(FIXTag.endSeqNo), begin > 0 else { return }
-        let last = store.nextSenderMsgSeqNum - 1
-        let end = (endRaw == 0 || endRaw > last) ? last : endRaw
-        guard begin <= end else { return }
-        // Cold path: copy what the store yields so the store's buffers are not held while encoding.
-        var stored: [(Int, ByteBuffer)] = []
-        store.forEachMessage(in: begin...end) { seq, bytes in stored.append((seq, ByteBuffer(bytes: bytes))) }
-        var expectedNext = begin  // first number not yet covered by a resend or gap fill
-        for (seq, message) in stored {
-            message.withUnsafeReadableBytes { raw in
-                do throws(FIXParseError) { try scratch.parse(raw, options: .lenient) } catch { return }
-                guard let type = scratch.msgType, !type.isAdmin else { return }
-                if seq > expectedNext { sendGapFill(from: expectedNext, to: seq, now: now) }
-                resendStored(seq: seq, now: now)
-                expectedNext = seq + 1
-            }
-        }
-        if expectedNext <= end { sendGapFill(from: expectedNext, to: end + 1, now: now) }
-        lastSentAt = now
-    }
-
-    private mutating func sendGapFill(from seq: Int, to newSeq: Int, now: FIXTimestamp) {
-        beginHeader(.sequenceReset, now: now, seq: seq)
-        encoder.field(FIXTag.possDupFlag, bool: true)
-        encoder.field(FIXTag.origSendingTime, timestamp: now, precision: settings.timestampPrecision)
-        encoder.field(FIXTag.gapFillFlag, bool: true)
-        encoder.field(FIXTag.newSeqNo, newSeq)
-        encoder.finishMessage()
-        counters.gapFillsSent += 1
-    }
-
-    /// Re-encodes the message in `scratch` with a fresh header and PossDupFlag.
-    private mutating func resendStored(seq: Int, now: FIXTimestamp) {
-        guard let type = scratch.msgType else { return }
-        beginHeader(type, now: now, seq: seq)
-        encoder.field(FIXTag.possDupFlag, bool: true)
-        if let r = scratch.range(FIXTag.sendingTime) {
-            encoder.field(FIXTag.origSendingTime, bytes: UnsafeRawBufferPointer(rebasing: scratch.bytes[r]))
-        }
-        for k in 0..<scratch.fieldCount {
-            let f = scratch.field(at: k)
-            switch Int(f.tag) {
-            case 8, 9, 10, 35, 49, 56, 34, 43, 52, 97, 122: continue
-            default: encoder.field(Int(f.tag), bytes: UnsafeRawBufferPointer(rebasing: scratch.bytes[f.range]))
-            }
-        }
-        encoder.finishMessage()
-        counters.messagesResent += 1
-    }
 }

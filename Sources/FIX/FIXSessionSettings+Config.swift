@@ -21,41 +21,69 @@ extension FIXSessionSettings {
         let p = prefix + "."
         return [
             .string(p + "sender_comp_id", default: senderCompID, doc: "SenderCompID(49) of this side."),
-            .strings(p + "target_comp_ids", default: targetCompIDs,
-                     doc: "TargetCompID(56) of each peer. An acceptor serves one session per entry, routed by\n"
-                        + "the CompIDs of the first Logon; an initiator uses the first entry."),
+            .strings(
+                p + "target_comp_ids", default: targetCompIDs,
+                doc: "TargetCompID(56) of each peer. An acceptor serves one session per entry, routed by\n"
+                    + "the CompIDs of the first Logon; an initiator uses the first entry."),
             .string(p + "host", default: host, doc: "Initiator: host to connect to. Acceptor: address to bind."),
-            .integer(p + "port", default: port, bounds: 0...65_535, doc: "Initiator: port to connect to. Acceptor: port to listen on."),
-            .integer(p + "heartbeat_interval", default: 30, bounds: 0...3600,
-                     doc: "HeartBtInt(108) in seconds an initiator proposes; acceptors adopt the initiator's."),
+            .integer(
+                p + "port", default: port, bounds: 0...65_535,
+                doc: "Initiator: port to connect to. Acceptor: port to listen on."),
+            .integer(
+                p + "heartbeat_interval", default: 30, bounds: 0...3600,
+                doc: "HeartBtInt(108) in seconds an initiator proposes; acceptors adopt the initiator's."),
             .bool(p + "reset_on_logon", default: false, doc: "Send/honour ResetSeqNumFlag(141) on every Logon."),
             .bool(p + "reset_on_logout", default: false, doc: "Restart sequence numbers after a Logout exchange."),
-            .bool(p + "reset_on_disconnect", default: false, doc: "Restart sequence numbers whenever the connection drops."),
-            .bool(p + "check_latency", default: true, doc: "Reject messages whose SendingTime(52) is off by more than max_latency."),
-            .integer(p + "max_latency", default: 120, bounds: 1...86_400, doc: "Largest SendingTime skew in seconds (QuickFIX's default)."),
+            .bool(
+                p + "reset_on_disconnect", default: false,
+                doc: "Restart sequence numbers whenever the connection drops."),
+            .bool(
+                p + "check_latency", default: true,
+                doc: "Reject messages whose SendingTime(52) is off by more than max_latency."),
+            .integer(
+                p + "max_latency", default: 120, bounds: 1...86_400,
+                doc: "Largest SendingTime skew in seconds (QuickFIX's default)."),
             .bool(p + "check_comp_id", default: true, doc: "Reject and log out on a wrong SenderCompID/TargetCompID."),
-            .bool(p + "validate_duplicate_tags", default: true, doc: "Reject a tag repeated outside a repeating group (373=13)."),
-            .bool(p + "validate_required_fields", default: true, doc: "Reject messages missing a required field (373=1)."),
-            .bool(p + "validate_group_counts", default: true, doc: "Reject a NumInGroup that disagrees with its entries (373=16)."),
-            .string(p + "timestamp_precision", default: "milliseconds", doc: "Fraction digits of the timestamps we send.",
-                    allowed: ["seconds", "milliseconds", "microseconds", "nanoseconds"]),
-            .string(p + "store_directory", default: "",
-                    doc: "Directory of the durable message store (sequence numbers and sent messages survive\n"
-                       + "restarts and answer resends); empty keeps them in memory."),
-            .string(p + "store_sync", default: "fsync_on_flush",
-                    doc: "When store records reach the disk: fsync_on_flush syncs once per loop tick before that\n"
-                       + "tick's messages leave.",
-                    allowed: ["buffered", "write_through", "fsync_on_flush", "fsync_every_record"]),
-            .string(p + "username", default: "", doc: "Initiator: Username(553) sent. Acceptor: required when not empty."),
-            .string(p + "password", default: "", doc: "Initiator: Password(554) sent. Acceptor: required when not empty."),
+            .bool(
+                p + "validate_duplicate_tags", default: true,
+                doc: "Reject a tag repeated outside a repeating group (373=13)."),
+            .bool(
+                p + "validate_required_fields", default: true,
+                doc: "Reject messages missing a required field (373=1)."),
+            .bool(
+                p + "validate_group_counts", default: true,
+                doc: "Reject a NumInGroup that disagrees with its entries (373=16)."),
+            .string(
+                p + "timestamp_precision", default: "milliseconds", doc: "Fraction digits of the timestamps we send.",
+                allowed: ["seconds", "milliseconds", "microseconds", "nanoseconds"]),
+            .string(
+                p + "store_directory", default: "",
+                doc: "Directory of the durable message store (sequence numbers and sent messages survive\n"
+                    + "restarts and answer resends); empty keeps them in memory."),
+            .bool(
+                p + "persist_messages", default: true,
+                doc: "Keep sent application messages to answer ResendRequest; market-data sessions may turn\n"
+                    + "it off and answer with a GapFill instead."),
+            .string(
+                p + "store_sync", default: "fsync_on_flush",
+                doc: "When store records reach the disk: fsync_on_flush syncs once per loop tick before that\n"
+                    + "tick's messages leave.",
+                allowed: ["buffered", "write_through", "fsync_on_flush", "fsync_every_record"]),
+            .string(
+                p + "username", default: "", doc: "Initiator: Username(553) sent. Acceptor: required when not empty."),
+            .string(
+                p + "password", default: "", doc: "Initiator: Password(554) sent. Acceptor: required when not empty."),
             .integer(p + "logon_timeout", default: 10, bounds: 1...600, doc: "Seconds to wait for the Logon answer."),
             .integer(p + "logout_timeout", default: 2, bounds: 1...600, doc: "Seconds to wait for the Logout answer."),
-            .integer(p + "max_queued_messages", default: 10_000, bounds: 1...1_000_000,
-                     doc: "Messages held while a sequence gap is resent; past it the session disconnects."),
-            .integer(p + "max_body_length", default: 1 << 20, bounds: 256...9_999_999,
-                     doc: "Largest BodyLength(9) accepted, bounding what a peer can make us buffer."),
-            .integer(p + "reconnect_interval", default: 1, bounds: 1...3600,
-                     doc: "Initiator: first reconnect delay in seconds, doubled per failed attempt..."),
+            .integer(
+                p + "max_queued_messages", default: 10_000, bounds: 1...1_000_000,
+                doc: "Messages held while a sequence gap is resent; past it the session disconnects."),
+            .integer(
+                p + "max_body_length", default: 1 << 20, bounds: 256...9_999_999,
+                doc: "Largest BodyLength(9) accepted, bounding what a peer can make us buffer."),
+            .integer(
+                p + "reconnect_interval", default: 1, bounds: 1...3600,
+                doc: "Initiator: first reconnect delay in seconds, doubled per failed attempt..."),
             .integer(p + "max_reconnect_interval", default: 30, bounds: 1...86_400, doc: "...up to this many seconds."),
         ]
     }
@@ -63,7 +91,9 @@ extension FIXSessionSettings {
     /// Reads the sessions configured under `prefix`: one per TargetCompID (the first only for
     /// an initiator).
     /// - Throws: `FIXSettingsError` when the values are inconsistent (e.g. no TargetCompID).
-    public static func sessions(from config: ConfigFile, prefix: String, role: Role) throws(FIXSettingsError)
+    public static func sessions(
+        from config: ConfigFile, prefix: String, role: Role
+    ) throws(FIXSettingsError)
         -> [FIXSessionSettings]
     {
         let p = prefix + "."
@@ -73,7 +103,8 @@ extension FIXSessionSettings {
         }
         var out: [FIXSessionSettings] = []
         for target in role == .initiator ? [targets[0]] : targets {
-            var s = FIXSessionSettings(role: role, senderCompID: config.string(p + "sender_comp_id"), targetCompID: target)
+            var s = FIXSessionSettings(
+                role: role, senderCompID: config.string(p + "sender_comp_id"), targetCompID: target)
             s.host = config.string(p + "host")
             s.port = config.int(p + "port")
             s.heartbeatInterval = config.int(p + "heartbeat_interval")
@@ -93,6 +124,7 @@ extension FIXSessionSettings {
             case "nanoseconds": s.timestampPrecision = .nanoseconds
             default: s.timestampPrecision = .milliseconds
             }
+            s.persistMessages = config.bool(p + "persist_messages")
             let dir = config.string(p + "store_directory")
             s.storeDirectory = dir.isEmpty ? nil : dir
             switch config.string(p + "store_sync") {

@@ -58,6 +58,9 @@ public struct FIXSessionSettings: Sendable, Equatable {
     public var timestampPrecision = FIXTimestampPrecision.milliseconds
     /// Directory of the file store; nil keeps state in memory (`FileStorePath`).
     public var storeDirectory: String?
+    /// Keep sent application messages for resend (`PersistMessages`). Market-data sessions
+    /// turn it off: a stale quote is worse than a gap, and storing each one costs a copy.
+    public var persistMessages = true
     /// How the file store syncs.
     public var storeSync = FIXStoreSyncPolicy.fsyncOnFlush
     /// Initiator: Username(553) to send. Acceptor: Username required on Logon when set.

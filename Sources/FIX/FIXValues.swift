@@ -24,9 +24,13 @@ public struct FIXTimestamp: Hashable, Comparable, Sendable, CustomStringConverti
     @inlinable public static func milliseconds(_ n: Int64) -> FIXTimestamp { FIXTimestamp(nanoseconds: n * 1_000_000) }
 
     /// This instant moved by `seconds`.
-    @inlinable public func adding(seconds: Int64) -> FIXTimestamp { FIXTimestamp(nanoseconds: nanoseconds + seconds * 1_000_000_000) }
+    @inlinable public func adding(seconds: Int64) -> FIXTimestamp {
+        FIXTimestamp(nanoseconds: nanoseconds + seconds * 1_000_000_000)
+    }
     /// This instant moved by `nanos`.
-    @inlinable public func adding(nanoseconds nanos: Int64) -> FIXTimestamp { FIXTimestamp(nanoseconds: nanoseconds + nanos) }
+    @inlinable public func adding(nanoseconds nanos: Int64) -> FIXTimestamp {
+        FIXTimestamp(nanoseconds: nanoseconds + nanos)
+    }
 
     @inlinable public static func < (a: FIXTimestamp, b: FIXTimestamp) -> Bool { a.nanoseconds < b.nanoseconds }
 
@@ -39,7 +43,10 @@ public struct FIXTimestamp: Hashable, Comparable, Sendable, CustomStringConverti
 
 /// Fraction digits written in UTCTimestamp fields (QuickFIX `TimestampPrecision`).
 public enum FIXTimestampPrecision: Int, Sendable {
-    case seconds = 0, milliseconds = 3, microseconds = 6, nanoseconds = 9
+    case seconds = 0
+    case milliseconds = 3
+    case microseconds = 6
+    case nanoseconds = 9
 }
 
 /// Allocation-free decoders for FIX value types. Each returns nil when the bytes are malformed.
@@ -50,7 +57,10 @@ public enum FIXValue {
         let end = range.upperBound
         guard i < end else { return nil }
         var negative = false
-        if bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        if bytes[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
         guard i < end, end - i <= 18 else { return nil }
         var v = 0
         while i < end {
@@ -73,7 +83,10 @@ public enum FIXValue {
         let end = range.upperBound
         guard i < end else { return nil }
         var negative = false
-        if bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        if bytes[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
         var intPart: Int64 = 0
         var intDigits = 0
         while i < end {
@@ -114,7 +127,7 @@ public enum FIXValue {
     @inlinable public static func timestamp(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> FIXTimestamp? {
         let s = range.lowerBound
         guard range.count >= 17, bytes[s + 8] == UInt8(ascii: "-"),
-              let days = dateOnly(bytes, s..<(s + 8)), let nanos = timeOnly(bytes, (s + 9)..<range.upperBound)
+            let days = dateOnly(bytes, s..<(s + 8)), let nanos = timeOnly(bytes, (s + 9)..<range.upperBound)
         else { return nil }
         return FIXTimestamp(nanoseconds: days * 86_400_000_000_000 + nanos)
     }
@@ -122,7 +135,9 @@ public enum FIXValue {
     /// Parses a UTCDateOnly `YYYYMMDD` into days since the epoch.
     @inlinable public static func dateOnly(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int64? {
         guard range.count == 8 else { return nil }
-        var year: Int64 = 0, month: Int64 = 0, day: Int64 = 0
+        var year: Int64 = 0
+        var month: Int64 = 0
+        var day: Int64 = 0
         for k in 0..<8 {
             let d = Int64(bytes[range.lowerBound + k]) &- 48
             guard d >= 0 && d <= 9 else { return nil }
@@ -139,7 +154,8 @@ public enum FIXValue {
         let s = range.lowerBound
         guard bytes[s + 2] == UInt8(ascii: ":"), bytes[s + 5] == UInt8(ascii: ":") else { return nil }
         @inline(__always) func two(_ at: Int) -> Int64? {
-            let a = Int64(bytes[s + at]) &- 48, b = Int64(bytes[s + at + 1]) &- 48
+            let a = Int64(bytes[s + at]) &- 48
+            let b = Int64(bytes[s + at + 1]) &- 48
             guard a >= 0 && a <= 9 && b >= 0 && b <= 9 else { return nil }
             return a * 10 + b
         }
@@ -225,8 +241,10 @@ extension ByteBuffer {
                     v /= 10
                 }
             }
-            put(0, sod / 3600, 2); out[2] = UInt8(ascii: ":")
-            put(3, (sod / 60) % 60, 2); out[5] = UInt8(ascii: ":")
+            put(0, sod / 3600, 2)
+            out[2] = UInt8(ascii: ":")
+            put(3, (sod / 60) % 60, 2)
+            out[5] = UInt8(ascii: ":")
             put(6, sod % 60, 2)
             if digits > 0 {
                 out[8] = UInt8(ascii: ".")

@@ -39,6 +39,9 @@ public struct WebSocketServerConfiguration: Sendable {
     public var maxBufferedBytes: Int
     /// Above this many outbound bytes sends report `.backpressure`. Default 256 KiB.
     public var highWatermark: Int
+    /// Keep the upgrade request in `WebSocketConnection.request` after the handshake. Servers with
+    /// many connections that do not need it (fanout) turn it off: it holds the head's bytes.
+    public var retainRequestHead = true
     /// `webSocketBecameWritable` fires when outbound bytes fall to this. Default 64 KiB.
     public var lowWatermark: Int
 

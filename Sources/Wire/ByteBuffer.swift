@@ -31,6 +31,10 @@ public final class ByteStorage: @unchecked Sendable {
     }
 
     deinit { free(base) }
+
+    /// The storage every capacity-0 buffer shares; never written (writes copy first, since it is
+    /// never uniquely referenced).
+    @usableFromInline static let empty = ByteStorage(capacity: 0)
 }
 
 /// A byte buffer: bytes in `readerIndex..<writerIndex` are readable, bytes after `writerIndex`
@@ -42,9 +46,10 @@ public struct ByteBuffer: @unchecked Sendable {
     /// Offset one past the last written byte within the storage.
     public var writerIndex: Int
 
-    /// Creates an empty buffer with room for `capacity` bytes.
+    /// Creates an empty buffer with room for `capacity` bytes. Capacity 0 allocates nothing: it
+    /// shares one empty storage until the first write (so idle connections' spare buffers are free).
     @inlinable public init(capacity: Int = 256) {
-        storage = ByteStorage(capacity: capacity)
+        storage = capacity == 0 ? ByteStorage.empty : ByteStorage(capacity: capacity)
         readerIndex = 0
         writerIndex = 0
     }

@@ -106,6 +106,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Connections with corked writes to flush at the end of this iteration.
     var pendingFlush: [TCPConnection] = []
+    private var flushing: [TCPConnection] = []
     /// Connections closed during this iteration, freed at its end.
     var closedConnections: [TCPConnection] = []
     /// Connections with an idle timeout, swept about once a second.
@@ -357,11 +358,11 @@ public final class EventLoop: @unchecked Sendable {
 
     func flushPending() {
         guard !pendingFlush.isEmpty else { return }
-        // A flush can queue more (a handler writing from connectionBecameWritable); take turns.
-        var batch = pendingFlush
-        pendingFlush.removeAll(keepingCapacity: true)
-        for c in batch { c.flushNow() }
-        batch.removeAll()
+        // A flush can queue more (a handler writing from connectionBecameWritable): swap in the
+        // spare list so those land there, and keep both arrays' capacity (no allocation per tick).
+        swap(&pendingFlush, &flushing)
+        for c in flushing { c.flushNow() }
+        flushing.removeAll(keepingCapacity: true)
     }
 
     private func sweepIdle() {

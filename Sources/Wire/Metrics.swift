@@ -275,3 +275,25 @@ public final class MetricsRegistry: Sendable {
         return sum
     }
 }
+
+extension MetricsRegistry {
+    /// Histogram bounds `start, start*factor, ...` (`count` of them), rounded to integers and kept
+    /// strictly increasing: e.g. latency buckets in ns from 10 µs by factor 2.
+    public static func exponentialBounds(start: Int64, factor: Double, count: Int) -> [Int64] {
+        precondition(start > 0 && factor > 1 && count > 0, "exponential bounds need start > 0, factor > 1")
+        var out: [Int64] = []
+        var v = Double(start)
+        for _ in 0..<count {
+            let b = max(Int64(v.rounded()), (out.last ?? 0) + 1)
+            out.append(b)
+            v *= factor
+        }
+        return out
+    }
+
+    /// Histogram bounds `start, start+width, ...` (`count` of them).
+    public static func linearBounds(start: Int64, width: Int64, count: Int) -> [Int64] {
+        precondition(width > 0 && count > 0, "linear bounds need width > 0")
+        return (0..<count).map { start + Int64($0) * width }
+    }
+}

@@ -47,6 +47,11 @@ public final class TLSEngine {
     /// Plaintext accepted before the handshake completed (or while OpenSSL wanted to read first).
     private var pendingPlaintext = ByteBuffer(capacity: 0)
     private var closeSent = false
+    /// Reused scratch for `writePlaintext(gathering:)`; keeps its capacity, so no allocation per flush.
+    private var coalesce = ByteBuffer(capacity: 0)
+
+    /// Largest plaintext of one TLS record (RFC 8446 section 5.1): the coalescing target.
+    public static let maxRecordPlaintext = 16384
 
     /// True for the accepting side.
     public let isServer: Bool
@@ -235,6 +240,34 @@ public final class TLSEngine {
     /// Encrypts the readable bytes of `buffer` (see `writePlaintext(_:)` for raw bytes).
     public func writePlaintext(_ buffer: ByteBuffer) throws(TLSError) {
         try buffer.withUnsafeReadableBytes { (b) throws(TLSError) in try writePlaintext(b) }
+    }
+
+    /// Encrypts several buffers in order as few records as possible: small buffers are copied into a
+    /// reused scratch until a record (16 KiB) is full, so a gather write such as a WebSocket frame
+    /// header plus a shared payload costs one record (22 bytes of TLS 1.3 overhead and one AEAD
+    /// call) instead of one per buffer. Buffers of a full record or more are encrypted directly.
+    ///
+    /// - Throws: as `writePlaintext(_:)`.
+    public func writePlaintext<C: Collection>(gathering buffers: C) throws(TLSError) where C.Element == ByteBuffer {
+        let limit = TLSEngine.maxRecordPlaintext
+        coalesce.clear()
+        for b in buffers {
+            let n = b.readableBytes
+            if n == 0 { continue }
+            if coalesce.readableBytes > 0 && coalesce.readableBytes + n > limit {
+                try writePlaintext(coalesce)
+                coalesce.clear()
+            }
+            if n >= limit {
+                try writePlaintext(b)
+            } else {
+                coalesce.writeBuffer(b)
+            }
+        }
+        if coalesce.readableBytes > 0 {
+            try writePlaintext(coalesce)
+            coalesce.clear()
+        }
     }
 
     /// SSL_write_ex into the memory BIO; returns how much OpenSSL took (all of it unless it first

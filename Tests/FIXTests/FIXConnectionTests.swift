@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 import Wire
+
 @testable import FIX
 
 @Suite(.serialized) struct FIXConnectionTests {
@@ -25,18 +26,21 @@ import Wire
         exchangeApp.answerOrders = true
         let clientApp = RecordingApp()
         let (acceptor, initiator) = try r.sync { () -> (FIXAcceptor, FIXInitiator) in
-            let a = try FIXAcceptor(sessions: [self.acceptorSettings(), self.acceptorSettings("OTHER")],
-                                    host: "127.0.0.1", port: 0, loop: r.loop, application: exchangeApp, logger: testLogger)
-            let i = try FIXInitiator(settings: self.initiatorSettings(port: a.port), loop: r.loop,
-                                     application: clientApp, logger: testLogger)
+            let a = try FIXAcceptor(
+                sessions: [self.acceptorSettings(), self.acceptorSettings("OTHER")],
+                host: "127.0.0.1", port: 0, loop: r.loop, application: exchangeApp)
+            let i = try FIXInitiator(
+                settings: self.initiatorSettings(port: a.port), loop: r.loop,
+                application: clientApp)
             i.start()
             return (a, i)
         }
         #expect(r.wait { clientApp.logons == 1 && exchangeApp.logons == 1 })
         let seq = try r.sync {
-            initiator.connection.send(FIXNewOrderSingle(
-                clOrdID: "c-1", symbol: "TCS", side: .buy, ordType: .limit, orderQty: 10, price: 35_000_000,
-                transactTime: .now()))
+            initiator.connection.send(
+                FIXNewOrderSingle(
+                    clOrdID: "c-1", symbol: "TCS", side: .buy, ordType: .limit, orderQty: 10, price: 35_000_000,
+                    transactTime: .now()))
         }
         #expect(seq == 2)
         #expect(r.wait { clientApp.received.count == 1 })
@@ -57,16 +61,21 @@ import Wire
         defer { r.shutdown() }
         let app = RecordingApp()
         let (acceptor, initiator) = try r.sync { () -> (FIXAcceptor, FIXInitiator) in
-            let a = try FIXAcceptor(sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop,
-                                    application: nil, logger: testLogger)
-            let i = try FIXInitiator(settings: self.initiatorSettings(port: a.port, sender: "STRANGER"), loop: r.loop,
-                                     application: app, logger: testLogger)
+            let a = try FIXAcceptor(
+                sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop,
+                application: nil)
+            let i = try FIXInitiator(
+                settings: self.initiatorSettings(port: a.port, sender: "STRANGER"), loop: r.loop,
+                application: app)
             i.start()
             return (a, i)
         }
         #expect(r.wait { acceptor.refusedConnections == 1 && app.disconnects.count == 1 })
         #expect(try r.sync { app.logons } == 0)
-        try r.sync { initiator.stop(); acceptor.close() }
+        try r.sync {
+            initiator.stop()
+            acceptor.close()
+        }
     }
 
     @Test func initiatorReconnectsWhenAcceptorComesUp() throws {
@@ -81,19 +90,23 @@ import Wire
         }
         let app = RecordingApp()
         let initiator = try r.sync { () -> FIXInitiator in
-            let i = try FIXInitiator(settings: self.initiatorSettings(port: port), loop: r.loop, application: app,
-                                     logger: testLogger)
+            let i = try FIXInitiator(
+                settings: self.initiatorSettings(port: port), loop: r.loop, application: app)
             i.start()
             return i
         }
         #expect(r.wait { initiator.failedAttempts >= 1 })
         let acceptor = try r.sync {
-            try FIXAcceptor(sessions: [self.acceptorSettings()], host: "127.0.0.1", port: port, loop: r.loop,
-                            application: nil, logger: testLogger)
+            try FIXAcceptor(
+                sessions: [self.acceptorSettings()], host: "127.0.0.1", port: port, loop: r.loop,
+                application: nil)
         }
         #expect(r.wait(seconds: 8) { app.logons == 1 })
         #expect(try r.sync { initiator.failedAttempts } == 0)
-        try r.sync { initiator.stop(); acceptor.close() }
+        try r.sync {
+            initiator.stop()
+            acceptor.close()
+        }
     }
 
     @Test func backoffIsCappedExponential() {
@@ -106,8 +119,9 @@ import Wire
         defer { r.shutdown() }
         let app = RecordingApp()
         let acceptor = try r.sync {
-            try FIXAcceptor(sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop,
-                            application: app, logger: testLogger)
+            try FIXAcceptor(
+                sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop,
+                application: app)
         }
         let client = try RawClient(port: acceptor.port)
         var logon = ByteBuffer()
@@ -129,8 +143,9 @@ extension FIXConnectionTests {
         let r = try FIXLoopRunner()
         defer { r.shutdown() }
         let acceptor = try r.sync {
-            try FIXAcceptor(sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop,
-                            application: nil, logger: testLogger)
+            try FIXAcceptor(
+                sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop,
+                application: nil)
         }
         let client = try RawClient(port: acceptor.port)
         var ts = ByteBuffer()
@@ -140,10 +155,11 @@ extension FIXConnectionTests {
         #expect(client.readMessage()?.msgType == "A")
         // Bad checksum, bad body length, binary noise: all dropped (FIX 4.4 Vol. 2 test case 2.d),
         // so seq 2 is still expected and no ResendRequest follows.
-        client.send(fixMessage("35=1|34=2|" + h + "112=BAD|", checkSumDelta: 3)
-                    + fixMessage("35=1|34=2|" + h + "112=BAD|", bodyLengthDelta: 4)
-                    + [0x00, 0xFF, 0x38, 0x3D, 0x46, 0x00]
-                    + fixMessage("35=1|34=2|" + h + "112=GOOD|"))
+        client.send(
+            fixMessage("35=1|34=2|" + h + "112=BAD|", checkSumDelta: 3)
+                + fixMessage("35=1|34=2|" + h + "112=BAD|", bodyLengthDelta: 4)
+                + [0x00, 0xFF, 0x38, 0x3D, 0x46, 0x00]
+                + fixMessage("35=1|34=2|" + h + "112=GOOD|"))
         let reply = client.readMessage()
         #expect(reply?.msgType == "0" && reply?[112] == "GOOD")
         let (counters, framing) = try r.sync {
@@ -168,10 +184,12 @@ extension FIXConnectionTests {
         exchangeApp.answerOrders = true
         let clientApp = RecordingApp()
         let (first, initiator) = try r.sync { () -> (FIXAcceptor, FIXInitiator) in
-            let a = try FIXAcceptor(sessions: [accSettings], host: "127.0.0.1", port: 0, loop: r.loop,
-                                    application: exchangeApp, logger: testLogger)
-            let i = try FIXInitiator(settings: self.initiatorSettings(port: a.port), loop: r.loop,
-                                     application: clientApp, logger: testLogger)
+            let a = try FIXAcceptor(
+                sessions: [accSettings], host: "127.0.0.1", port: 0, loop: r.loop,
+                application: exchangeApp)
+            let i = try FIXInitiator(
+                settings: self.initiatorSettings(port: a.port), loop: r.loop,
+                application: clientApp)
             i.start()
             return (a, i)
         }
@@ -179,8 +197,10 @@ extension FIXConnectionTests {
         #expect(r.wait { clientApp.logons == 1 })
         try r.sync {
             for k in 1...2 {
-                initiator.connection.send(FIXNewOrderSingle(clOrdID: "c-\(k)", symbol: "TCS", side: .buy,
-                                                            ordType: .market, orderQty: 1, transactTime: .now()))
+                initiator.connection.send(
+                    FIXNewOrderSingle(
+                        clOrdID: "c-\(k)", symbol: "TCS", side: .buy,
+                        ordType: .market, orderQty: 1, transactTime: .now()))
             }
         }
         #expect(r.wait { clientApp.received.count == 2 })
@@ -189,8 +209,9 @@ extension FIXConnectionTests {
         #expect(r.wait { clientApp.disconnects.count == 1 && exchangeApp.disconnects.count == 1 })
         try r.sync { first.close() }
         let second = try r.sync {
-            try FIXAcceptor(sessions: [accSettings], host: "127.0.0.1", port: port, loop: r.loop,
-                            application: exchangeApp, logger: testLogger)
+            try FIXAcceptor(
+                sessions: [accSettings], host: "127.0.0.1", port: port, loop: r.loop,
+                application: exchangeApp)
         }
         let store = try r.sync { second.connection(senderCompID: "EXCH", targetCompID: "CLIENT")!.store }
         // Logon 1 and two execution reports were sent; Logon 1 and two orders received.
@@ -202,7 +223,69 @@ extension FIXConnectionTests {
         }
         #expect(sender == 5 && target == 5)  // both Logons numbered 4: no reset, no gap
         #expect(counters.resendRequestsSent == 0)
-        try r.sync { initiator.stop(); second.close() }
+        try r.sync {
+            initiator.stop()
+            second.close()
+        }
+    }
+}
+
+extension FIXConnectionTests {
+    @Test func silentPeerGetsTestRequestThenIsDisconnected() throws {
+        let r = try FIXLoopRunner()
+        defer { r.shutdown() }
+        let app = RecordingApp()
+        let acceptor = try r.sync {
+            try FIXAcceptor(
+                sessions: [self.acceptorSettings()], host: "127.0.0.1", port: 0, loop: r.loop, application: app)
+        }
+        let client = try RawClient(port: acceptor.port)
+        var ts = ByteBuffer()
+        ts.writeFIXTimestamp(.now(), precision: .milliseconds)
+        client.send(fixMessage("35=A|34=1|49=CLIENT|56=EXCH|52=\(ts.readableString)|98=0|108=1|"))
+        #expect(client.readMessage()?.msgType == "A")
+        // HeartBtInt=1 and we say nothing: heartbeats, a TestRequest, then the session gives up.
+        var seen: [String] = []
+        while let m = client.readMessage() { seen.append(m.msgType) }
+        #expect(seen.contains("1"), "\(seen)")
+        #expect(r.wait { app.disconnects.count == 1 })
+        #expect(try r.sync { app.disconnects.first! } == .heartbeatTimeout)
+        try r.sync { acceptor.close() }
+    }
+
+    @Test func oneAcceptorServesTwoSessionsAtOnce() throws {
+        let r = try FIXLoopRunner()
+        defer { r.shutdown() }
+        let exchangeApp = RecordingApp()
+        exchangeApp.answerOrders = true
+        let apps = [RecordingApp(), RecordingApp()]
+        let (acceptor, initiators) = try r.sync { () -> (FIXAcceptor, [FIXInitiator]) in
+            let a = try FIXAcceptor(
+                sessions: [self.acceptorSettings(), self.acceptorSettings("OTHER")], host: "127.0.0.1", port: 0,
+                loop: r.loop, application: exchangeApp)
+            let i = try zip(["CLIENT", "OTHER"], apps).map { sender, app in
+                let i = try FIXInitiator(
+                    settings: self.initiatorSettings(port: a.port, sender: sender), loop: r.loop, application: app)
+                i.start()
+                return i
+            }
+            return (a, i)
+        }
+        #expect(r.wait { apps.allSatisfy { $0.logons == 1 } && exchangeApp.logons == 2 })
+        _ = try r.sync {
+            for (k, i) in initiators.enumerated() {
+                i.connection.send(
+                    FIXNewOrderSingle(
+                        clOrdID: "o-\(k)", symbol: "TCS", side: .buy, ordType: .market, orderQty: 1,
+                        transactTime: .now()))
+            }
+        }
+        #expect(r.wait { apps.allSatisfy { $0.received.count == 1 } })
+        #expect(try r.sync { apps.map { $0.received.first?[11] } } == ["o-0", "o-1"])
+        try r.sync {
+            for i in initiators { i.stop() }
+            acceptor.close()
+        }
     }
 }
 
@@ -218,7 +301,9 @@ final class RawClient {
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         precondition(rc == 0, "connect failed")
         var tv = timeval(tv_sec: 5, tv_usec: 0)

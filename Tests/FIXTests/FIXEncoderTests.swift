@@ -1,6 +1,7 @@
 // Encoder: BodyLength and CheckSum computed, fields round-trip through framer and view.
 import Testing
 import Wire
+
 @testable import FIX
 
 @Suite struct FIXEncoderTests {

@@ -1,6 +1,7 @@
 // File store: persistence across reopen, torn records, slot fallback, reset, resend after restart.
 import Foundation
 import Testing
+
 @testable import FIX
 
 @Suite struct FIXFileStoreTests {

@@ -1,5 +1,6 @@
 // Framing: partial reads, many per read, garbage, bad BodyLength/CheckSum, oversized, floods.
 import Testing
+
 @testable import FIX
 
 @Suite struct FIXFramerTests {
@@ -91,7 +92,10 @@ import Testing
         var f = FIXFramer()
         let r = run([fixMessage("35=0|" + hdr, checkSumDelta: 1) + hb], framer: &f)
         #expect(r.frames == [hb])
-        guard case .checkSumMismatch = r.errors.first else { Issue.record("\(r.errors)"); return }
+        guard case .checkSumMismatch = r.errors.first else {
+            Issue.record("\(r.errors)")
+            return
+        }
         #expect(f.garbledFrames == 1)
         #expect(r.errors[0].isGarbled && r.errors[0].sessionRejectReason == nil)
     }

@@ -1,5 +1,6 @@
 // Field splitting and validation rules of FIXMessageView, one test per rule.
 import Testing
+
 @testable import FIX
 
 @Suite struct FIXMessageViewTests {
@@ -60,9 +61,14 @@ import Testing
     }
 
     @Test func badTagSyntax() {
-        for body in ["35=0|" + hdr + "5x=1|", "35=0|" + hdr + "058=1|", "35=0|" + hdr + "novalue|", "35=0|" + hdr + "=1|"] {
+        for body in [
+            "35=0|" + hdr + "5x=1|", "35=0|" + hdr + "058=1|", "35=0|" + hdr + "novalue|", "35=0|" + hdr + "=1|",
+        ] {
             let e = parseError(fixMessage(body))
-            guard case .invalidTagNumber = e else { Issue.record("\(body): \(String(describing: e))"); continue }
+            guard case .invalidTagNumber = e else {
+                Issue.record("\(body): \(String(describing: e))")
+                continue
+            }
             #expect(e?.sessionRejectReason == 0)
         }
     }
@@ -70,7 +76,7 @@ import Testing
     @Test func badTagStillYieldsSeqNumForReject() {
         var view = FIXMessageView(capacity: 64)
         let m = fixMessage("35=0|x=1|49=CLIENT|56=EXCH|34=17|52=20260101-00:00:00|")
-        m.withUnsafeBytes { raw in
+        _ = m.withUnsafeBytes { raw in
             #expect(throws: FIXParseError.self) { try view.parse(raw) }
         }
         #expect(view.msgSeqNum == 17 && view.msgType == .heartbeat)
@@ -80,7 +86,9 @@ import Testing
         #expect(parseError(fixMessage("35=0|49=A|56=B|34=1|")) == .requiredTagMissing(tag: 52))
         #expect(parseError(fixMessage("35=1|" + hdr)) == .requiredTagMissing(tag: 112))
         #expect(parseError(fixMessage("35=A|" + hdr + "98=0|")) == .requiredTagMissing(tag: 108))
-        #expect(parseError(fixMessage("35=D|" + hdr + "11=x|54=1|60=20260101-00:00:00|40=1|")) == .requiredTagMissing(tag: 55))
+        #expect(
+            parseError(fixMessage("35=D|" + hdr + "11=x|54=1|60=20260101-00:00:00|40=1|"))
+                == .requiredTagMissing(tag: 55))
         #expect(parseError(fixMessage("35=1|" + hdr), options: .lenient) == nil)
         #expect(FIXParseError.requiredTagMissing(tag: 112).sessionRejectReason == 1)
     }
@@ -95,8 +103,9 @@ import Testing
     }
 
     @Test func snapshotGroups() throws {
-        let m = fixMessage("35=W|" + hdr + "262=r1|55=TCS|268=3|269=0|270=3500.5|271=100|269=1|270=3501|271=50|"
-                           + "269=2|270=3500.75|271=10|272=20260101|273=10:00:00.123|")
+        let m = fixMessage(
+            "35=W|" + hdr + "262=r1|55=TCS|268=3|269=0|270=3500.5|271=100|269=1|270=3501|271=50|"
+                + "269=2|270=3500.75|271=10|272=20260101|273=10:00:00.123|")
         try withView(m) { v in
             let g = try #require(v.group(268))
             #expect(g.count == 3 && g.delimiter == 269)
@@ -154,7 +163,7 @@ import Testing
     @Test func tooManyFields() {
         var view = FIXMessageView(capacity: 8)
         let m = fixMessage("35=0|" + hdr + "58=a|")
-        m.withUnsafeBytes { raw in
+        _ = m.withUnsafeBytes { raw in
             #expect(throws: FIXParseError.tooManyFields(limit: 8)) { try view.parse(raw) }
         }
     }

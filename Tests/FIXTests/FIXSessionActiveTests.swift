@@ -1,6 +1,7 @@
 // In-session rules: heartbeats, TestRequest, sequence gaps and resends, rejects.
 import Testing
 import Wire
+
 @testable import FIX
 
 @Suite struct FIXSessionActiveTests {
@@ -12,7 +13,8 @@ import Wire
 
     @Test func heartbeatAfterIntervalOfOurSilence() {
         var rig = loggedOn()
-        rig.run("""
+        rig.run(
+            """
             T29
             N
             I35=0|34=2|
@@ -28,7 +30,8 @@ import Wire
 
     @Test func silentPeerGetsTestRequestThenDisconnect() {
         var rig = loggedOn()
-        rig.run("""
+        rig.run(
+            """
             T30
             E35=0|
             T6
@@ -57,7 +60,8 @@ import Wire
 
     @Test func gapTriggersResendRequestAndQueues() {
         var rig = loggedOn()
-        rig.run("""
+        rig.run(
+            """
             I35=D|34=4|11=o4|55=TCS|54=1|60=20260101-00:00:00|40=1|
             E35=2|7=2|16=0|
             I35=D|34=5|11=o5|55=TCS|54=1|60=20260101-00:00:00|40=1|
@@ -180,15 +184,16 @@ import Wire
 
     @Test func resendRequestAnsweredWithPossDupAndGapFills() {
         var rig = loggedOn()  // we sent Logon as 1
-        for i in 0..<3 {     // app messages 2, 3, 4
+        for i in 0..<3 {  // app messages 2, 3, 4
             rig.session.send(.executionReport, now: rig.now) { enc in enc.field(17, "e\(i)") }
         }
-        rig.advance(30)      // heartbeat 5
+        rig.advance(30)  // heartbeat 5
         rig.session.send(.executionReport, now: rig.now) { enc in enc.field(17, "e3") }  // 6
         rig.drain()
         rig.sent.removeAll()
         rig.now = rig.now.adding(seconds: 1)
-        rig.run("""
+        rig.run(
+            """
             I35=2|34=2|7=1|16=0|
             E35=4|34=1|43=Y|123=Y|36=2|
             E35=8|34=2|43=Y|122=<ANY>|17=e0|
@@ -200,6 +205,17 @@ import Wire
             """)
         #expect(rig.session.store.nextSenderMsgSeqNum == 7)
         #expect(rig.sent[1][122] != rig.sent[1][52])
+    }
+
+    @Test func unpersistedMessagesAreGapFilledOnResend() {
+        var s = FIXSessionSettings.acceptorForTests
+        s.persistMessages = false
+        var rig = loggedOn(s)
+        for i in 0..<3 { rig.session.send(.marketDataIncrementalRefresh, now: rig.now) { $0.field(262, "q\(i)") } }
+        #expect(rig.session.store.savedCount == 0 && rig.session.store.nextSenderMsgSeqNum == 5)
+        rig.drain()
+        rig.checked = rig.sent.count
+        rig.run("I35=2|34=2|7=2|16=0|\nE35=4|34=2|123=Y|36=5|\nN")
     }
 
     @Test func resendRequestRangeEndingInAdminGapFills() {

@@ -1,17 +1,20 @@
 // Logon, Logout, credentials, CompIDs and timeouts (FIX 4.4 Vol. 2 test cases 1a-1e, 13).
 import Testing
+
 @testable import FIX
 
 @Suite struct FIXSessionLogonTests {
     @Test func acceptorAnswersLogon() {
         var rig = SessionRig()
-        rig.run("""
+        rig.run(
+            """
             I35=A|34=1|98=0|108=30|
             L
             E35=A|34=1|49=EXCH|56=CLIENT|98=0|108=30|141=<ABSENT>
             N
             """)
-        let on = rig.session.isLoggedOn; #expect(on)
+        let on = rig.session.isLoggedOn
+        #expect(on)
         #expect(rig.session.store.nextTargetMsgSeqNum == 2 && rig.session.store.nextSenderMsgSeqNum == 2)
     }
 
@@ -46,7 +49,8 @@ import Testing
         settings.password = "secret"
         var bad = SessionRig(settings)
         bad.run("I35=A|34=1|98=0|108=30|553=u1|554=nope|\nE35=5|58=Invalid username or password\nX")
-        let on = bad.session.isLoggedOn; #expect(!on)
+        let on = bad.session.isLoggedOn
+        #expect(!on)
         var missing = SessionRig(settings)
         missing.run("I35=A|34=1|98=0|108=30|\nE35=5|\nX")
         var good = SessionRig(settings)
@@ -59,13 +63,15 @@ import Testing
         settings.password = "pw"
         settings.resetOnLogon = true
         var rig = SessionRig(settings)
-        rig.run("""
+        rig.run(
+            """
             E35=A|34=1|49=CLIENT|56=EXCH|98=0|108=30|141=Y|553=u1|554=pw
             I35=A|34=1|98=0|108=30|141=Y|
             L
             N
             """)
-        let on = rig.session.isLoggedOn; #expect(on)
+        let on = rig.session.isLoggedOn
+        #expect(on)
     }
 
     @Test func initiatorLogonRefusedByLogout() {
@@ -140,6 +146,26 @@ import Testing
         #expect(rig2.session.store.nextSenderMsgSeqNum == 2)
         rig2.session.disconnected(now: rig2.now)
         #expect(rig2.session.store.nextSenderMsgSeqNum == 1 && rig2.session.store.nextTargetMsgSeqNum == 1)
+    }
+
+    @Test func logonWithResetMidSessionRestartsBothSequences() {
+        var rig = SessionRig()
+        rig.logon()
+        rig.receive("35=0|34=2|")
+        rig.session.send(.executionReport, now: rig.now) { $0.field(17, "e1") }
+        rig.run(
+            """
+            E35=8|34=2|
+            I35=A|34=1|98=0|108=30|141=Y|
+            E35=A|34=1|141=Y|
+            N
+            I35=0|34=2|
+            N
+            """)
+        #expect(rig.session.store.nextTargetMsgSeqNum == 3 && rig.session.store.nextSenderMsgSeqNum == 2)
+        #expect(rig.session.store.savedCount == 0)
+        let on = rig.session.isLoggedOn
+        #expect(on)
     }
 
     @Test func settingsValidation() {

@@ -1,11 +1,13 @@
 // FIX session settings read from the platform config file.
 import Testing
 import Wire
+
 @testable import FIX
 
 @Suite struct FIXSessionSettingsConfigTests {
-    let schema = ConfigSchema(keys: FIXSessionSettings.configKeys(
-        prefix: "exchange.fix", senderCompID: "EXCH", targetCompIDs: ["INGEST"], port: 9878))
+    let schema = ConfigSchema(
+        keys: FIXSessionSettings.configKeys(
+            prefix: "exchange.fix", senderCompID: "EXCH", targetCompIDs: ["INGEST"], port: 9878))
 
     func load(_ text: String) throws -> ConfigFile {
         try ConfigFile(text: text, name: "test.toml", schema: schema)
@@ -33,17 +35,20 @@ import Wire
             """
         let acceptor = try FIXSessionSettings.sessions(from: try load(text), prefix: "exchange.fix", role: .acceptor)
         #expect(acceptor.map(\.targetCompID) == ["INGEST", "GATEWAY"])
-        #expect(acceptor.allSatisfy {
-            $0.heartbeatInterval == 5 && $0.storeDirectory == "/var/lib/broker/fix" && $0.storeSync == .buffered
-                && $0.timestampPrecision == .nanoseconds && $0.username == "u" && !$0.validation.rejectDuplicateTags
-        })
+        #expect(
+            acceptor.allSatisfy {
+                $0.heartbeatInterval == 5 && $0.storeDirectory == "/var/lib/broker/fix" && $0.storeSync == .buffered
+                    && $0.timestampPrecision == .nanoseconds && $0.username == "u" && !$0.validation.rejectDuplicateTags
+            })
         let initiator = try FIXSessionSettings.sessions(from: try load(text), prefix: "exchange.fix", role: .initiator)
         #expect(initiator.map(\.targetCompID) == ["INGEST"])
     }
 
     @Test func inconsistentValuesNameTheKey() throws {
         let empty = try load("[exchange.fix]\ntarget_comp_ids = []\n")
-        #expect(throws: FIXSettingsError(key: "exchange.fix.target_comp_ids", reason: "needs at least one TargetCompID")) {
+        #expect(
+            throws: FIXSettingsError(key: "exchange.fix.target_comp_ids", reason: "needs at least one TargetCompID")
+        ) {
             try FIXSessionSettings.sessions(from: empty, prefix: "exchange.fix", role: .acceptor)
         }
         let backwards = try load("[exchange.fix]\nreconnect_interval = 60\nmax_reconnect_interval = 10\n")

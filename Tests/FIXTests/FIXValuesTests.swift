@@ -1,6 +1,7 @@
 // Fixed-point prices, ints and UTCTimestamps.
 import Testing
 import Wire
+
 @testable import FIX
 
 @Suite struct FIXValuesTests {

@@ -178,3 +178,14 @@ import Testing
         #expect(m.render() == "# HELP bytes_total b\n# TYPE bytes_total counter\nbytes_total 1500000000000\n")
     }
 }
+
+@Suite struct MetricsBoundsTests {
+    @Test func exponentialAndLinearBounds() {
+        #expect(
+            MetricsRegistry.exponentialBounds(start: 10_000, factor: 2, count: 5)
+                == [10_000, 20_000, 40_000, 80_000, 160_000])
+        // Rounding never produces duplicates, which Prometheus would reject.
+        #expect(MetricsRegistry.exponentialBounds(start: 1, factor: 1.2, count: 5) == [1, 2, 3, 4, 5])
+        #expect(MetricsRegistry.linearBounds(start: 0, width: 5, count: 4) == [0, 5, 10, 15])
+    }
+}

@@ -260,3 +260,57 @@ private final class TLSPair {
         }
     }
 }
+
+@Suite struct TLSGatherWriteTests {
+    /// TLS 1.3 record overhead with AES-GCM or ChaCha20-Poly1305: 5-byte header, 1-byte inner
+    /// content type, 16-byte tag (RFC 8446 section 5.2).
+    private static let recordOverhead = 22
+
+    private func connectedPair() throws -> TLSPair {
+        let pair = try TLSPair()
+        try pair.client.advanceHandshake()
+        try pair.pump()
+        var drain = ByteBuffer()
+        pair.server.takeCiphertext(into: &drain)  // nothing pending after the pump
+        return pair
+    }
+
+    @Test func smallBuffersBecomeOneRecord() throws {
+        let pair = try connectedPair()
+        let parts = (0..<10).map { ByteBuffer(string: String(repeating: Character("\($0)"), count: 30 + $0)) }
+        let total = parts.reduce(0) { $0 + $1.readableBytes }
+        try pair.server.writePlaintext(gathering: parts)
+        #expect(pair.server.pendingCiphertextBytes == total + Self.recordOverhead)
+        try pair.pump()
+        #expect(pair.clientPlain.readableString == parts.map(\.readableString).joined())
+
+        // The same buffers one by one: one record each.
+        for p in parts { try pair.server.writePlaintext(p) }
+        #expect(pair.server.pendingCiphertextBytes == total + 10 * Self.recordOverhead)
+    }
+
+    @Test func recordsAreFilledUpToTheLimitAndLargeBuffersPassThrough() throws {
+        let pair = try connectedPair()
+        let limit = TLSEngine.maxRecordPlaintext
+        let parts = [
+            ByteBuffer(bytes: [UInt8](repeating: 1, count: limit - 100)),
+            ByteBuffer(bytes: [UInt8](repeating: 2, count: 200)),  // does not fit: starts record 2
+            ByteBuffer(bytes: [UInt8](repeating: 3, count: 0)),  // empty: ignored
+            ByteBuffer(bytes: [UInt8](repeating: 4, count: 2 * limit)),  // direct: two full records
+            ByteBuffer(bytes: [UInt8](repeating: 5, count: 10)),
+        ]
+        try pair.server.writePlaintext(gathering: parts)
+        let total = parts.reduce(0) { $0 + $1.readableBytes }
+        #expect(pair.server.pendingCiphertextBytes == total + 5 * Self.recordOverhead)
+        try pair.pump()
+        #expect(pair.clientPlain.readableBytesArray == parts.flatMap(\.readableBytesArray))
+    }
+
+    @Test func gatherBeforeHandshakeIsHeldInOrder() throws {
+        let pair = try TLSPair()
+        try pair.client.writePlaintext(gathering: [ByteBuffer(string: "a"), ByteBuffer(string: "bc")])
+        try pair.client.writePlaintext(ByteBuffer(string: "d"))
+        try pair.pump()
+        #expect(pair.serverPlain.readableString == "abcd")
+    }
+}

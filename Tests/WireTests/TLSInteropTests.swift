@@ -183,4 +183,51 @@ private func sendAll(_ fd: Int32, _ buffer: ByteBuffer) -> Bool {
         #expect(outcome.status == 0, "\(outcome.output)")
         #expect(outcome.output.contains("OK TLSv1.3 50000"))
     }
+
+    /// The loop-driven client side (TCPConnection.connect(tls:)) against an independent TLS server.
+    @Test func loopClientEchoesThroughPythonServer() throws {
+        let certs = TLSTestCertificates.shared
+        let child = TestProcess.spawn([
+            "python3", tlsInteropDirectory + "/echo_server.py", certs.certificatePath, certs.privateKeyPath,
+        ])
+        defer { child.kill() }
+        let port = try #require(waitForPort(child), "python server did not start: \(readFile(child.outputPath))")
+        let config = try TLSClientConfig(verify: true, caPath: certs.certificatePath)
+
+        final class Client: TCPConnectionHandler, @unchecked Sendable {
+            let message = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+            let done = Semaphore()
+            var got: [UInt8] = []
+            var connected = false
+            var closeError: IOError?
+            func connectionDidConnect(_ c: TCPConnection) {
+                connected = true
+                c.write(ByteBuffer(bytes: message))
+            }
+            func connection(_ c: TCPConnection, didReceive bytes: UnsafeRawBufferPointer) -> Int {
+                got += bytes
+                if got.count == message.count { c.close() }  // close_notify, then the socket
+                return bytes.count
+            }
+            func connectionDidClose(_ c: TCPConnection, error: IOError?) {
+                closeError = error
+                done.signal()
+            }
+        }
+        let r = try LoopRunner()
+        defer { r.shutdown() }
+        let client = Client()
+        _ = try r.sync {
+            // serverName comes from the host ("localhost"), which the certificate names.
+            try TCPConnection.connect(host: "localhost", port: port, on: r.loop, tls: config, handler: client)
+        }
+        #expect(client.done.wait(seconds: 15))
+        let (connected, got, closeError) = try r.sync { (client.connected, client.got, client.closeError) }
+        #expect(connected)
+        #expect(got == client.message)
+        #expect(closeError == nil)
+        let outcome = child.wait()
+        #expect(outcome.status == 0, "\(outcome.output)")
+        #expect(outcome.output.contains("OK TLSv1.3 50000"))
+    }
 }

@@ -117,6 +117,11 @@ public enum BenchRole {
 
     /// Runs the role.
     public static func run(_ ctx: RoleContext) throws {
+        if ctx.has("--fix") {
+            let n = Int(ctx.argument("--count") ?? "1000000") ?? 1_000_000
+            try FIXBench.run(count: n, quickfix: ctx.argument("--quickfix") ?? ".build/quickfix-peers/qf_parse_bench")
+            return
+        }
         let s = try scenario(ctx)
         let target = ctx.argument("--target") ?? "ws://127.0.0.1:8080/ws"
         let json = ctx.has("--json")

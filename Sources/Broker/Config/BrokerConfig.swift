@@ -81,8 +81,7 @@ public enum BrokerConfig {
 
     /// Every key (all roles read the same file).
     public static var schema: ConfigSchema {
-        ConfigSchema(keys: general + fanout + TLSServerContext.configKeys(table: "fanout.tls") + clients
-                     + LogLineHandler.configKeys(table: "log") + OrdersConfig.keys, tableDocs: [
+        let docs: [String: String] = [
             "general": "Process-wide settings.",
             "fanout": "WebSocket fanout node: quotes to clients.",
             "kafka": "Kafka (through librdkafka).",
@@ -90,7 +89,10 @@ public enum BrokerConfig {
             "exchange_fix": "FIX order session from the gateway to the exchange.",
             "risk": "Pre-trade risk limits of the gateway.",
             "ledger": "Ledger service: ledger.events -> PostgreSQL.",
-        ])
+        ]
+        return ConfigSchema(keys: general + fanout + TLSServerContext.configKeys(table: "fanout.tls") + clients
+                                + LogLineHandler.configKeys(table: "log") + MarketDataConfig.keys + OrdersConfig.keys,
+                            tableDocs: docs.merging(MarketDataConfig.tableDocs) { a, _ in a })
     }
 }
 

@@ -7,7 +7,9 @@ import WebSocket
 final class FanoutConnection: WebSocketHandler, FanoutTransport {
     private unowned let node: FanoutNodeShard
     private(set) var client: FanoutClient!
-    private weak var ws: WebSocketConnection?
+    // Unowned(unsafe): the WebSocketConnection owns this handler, so it outlives it; no weak-load
+    // cost on the per-iteration delivery path.
+    private unowned(unsafe) var ws: WebSocketConnection?
     /// Set when the handshake completes; the shard only sees this connection after that.
     private var connectedTCP: TCPConnection?
     var tcp: TCPConnection { connectedTCP.unsafelyUnwrapped }
@@ -20,6 +22,8 @@ final class FanoutConnection: WebSocketHandler, FanoutTransport {
     func closeWebSocket(code: UInt16, reason: String) {
         ws?.close(code: WebSocketCloseCode(code), reason: reason)
     }
+
+    var acceptsData: Bool { ws?.isOpen ?? false }
 
     func webSocketDidConnect(_ ws: WebSocketConnection, request: HTTPRequestHead?) {
         self.ws = ws

@@ -97,8 +97,10 @@ public final class FanoutMetrics: Sendable {
         bytesWritten = r.counter("wire_bytes_written_total", help: "Bytes written to sockets.")
         writevCalls = r.counter("wire_writev_calls_total", help: "writev system calls.")
         backpressure = r.counter("wire_backpressure_events_total", help: "Connections crossing their high watermark.")
-        iteration = r.histogram("wire_loop_iteration_seconds_ns", help: "Busy time of one event loop iteration, in ns.",
-                                bounds: [10_000, 50_000, 100_000, 500_000, 1_000_000, 5_000_000, 10_000_000, 50_000_000])
+        iteration = r.histogram("wire_loop_iteration_seconds", help: "Busy time of one event loop iteration.",
+                                bounds: [10_000, 50_000, 100_000, 500_000, 1_000_000, 5_000_000, 10_000_000, 50_000_000],
+                                scale: 1e9)
+        r.registerProcessMetrics()
         feedQuotes = r.counter("fanout_feed_quotes_total", help: "Quotes received from the feed.")
         var cc: [UInt16: MetricsCounter] = [:]
         for code: UInt16 in [1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011] {
@@ -196,6 +198,7 @@ public final class FanoutNode: @unchecked Sendable {
         cfg.maxBufferedBytes = st.maxBufferedBytes
         cfg.highWatermark = st.highWatermark
         cfg.lowWatermark = st.lowWatermark
+        cfg.retainRequestHead = false
         let maxPerShard = max(1, st.maxConnections / shards.count + (st.maxConnections % shards.count > s.index ? 1 : 0))
         s.server = WebSocketServer(configuration: cfg, logger: logger, upgrade: { [unowned s] head in
             switch head.path {

@@ -17,7 +17,12 @@ public enum BrokerRoles {
                 ConfigFlag("--loops", key: "general.loops"),
             ]
         case "demo":
-            return [ConfigFlag("--listen", key: "demo.listen"), ConfigFlag("--loops", key: "general.loops")]
+            return [ConfigFlag("--listen", key: "demo.listen"), ConfigFlag("--loops", key: "general.loops"),
+                    ConfigFlag("--rate", key: "demo.rate")]
+        case "exchange":
+            return [ConfigFlag("--listen", key: "exchange.listen"), ConfigFlag("--rate", key: "exchange.rate")]
+        case "ingest":
+            return [ConfigFlag("--exchange", key: "ingest.exchange")]
         case "gateway":
             return [ConfigFlag("--listen", key: "gateway.listen"), ConfigFlag("--storage", key: "gateway.storage")]
         default:
@@ -46,6 +51,15 @@ public enum BrokerRoles {
             try GatewayRole.run(context)
         case "ledger":
             try LedgerRole.run(context)
+        case "exchange":
+            try ExchangeSimulator.runRole(context)
+        case "ingest":
+            try MarketDataIngestor.runRole(context)
+        case "demo":
+            DemoRole.extraServices.append(OrdersDemoService.starter)
+            try DemoRole.runRole(context)
+        case "md-bench":
+            try MarketDataBenchmark.runRole(context)
         default:
             throw RoleError("unknown role '\(context.role)' (see broker --help)")
         }

@@ -22,6 +22,7 @@ final class PairTransport: FanoutTransport, TCPConnectionHandler {
     }
 
     func closeWebSocket(code: UInt16, reason: String) { closedWith = (code, reason) }
+    var acceptsData: Bool { closedWith == nil }
     func connection(_ c: TCPConnection, didReceive bytes: UnsafeRawBufferPointer) -> Int { bytes.count }
     func connectionDidClose(_ c: TCPConnection, error: IOError?) {}
 

@@ -1,10 +1,9 @@
 // Test rig for FIXConnection over real loopback sockets: a loop thread, a recording application.
 import FIX
-import Logging
-import Synchronization
 import Wire
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One event loop on its own thread.
@@ -51,10 +50,11 @@ final class RecordingApp: FIXApplication, @unchecked Sendable {
     func fixConnection(_ connection: FIXConnection, didReceive message: FIXMessageView) {
         received.append(decode(Array(message.bytes)))
         if answerOrders, message.msgType == .newOrderSingle, let order = try? FIXNewOrderSingle(message) {
-            connection.send(FIXExecutionReport(
-                orderID: "O-\(order.clOrdID)", clOrdID: order.clOrdID, execID: "X-\(order.clOrdID)", execType: .new,
-                ordStatus: .new, symbol: order.symbol, side: order.side, orderQty: order.orderQty,
-                price: order.price, leavesQty: order.orderQty, cumQty: 0, avgPx: 0))
+            connection.send(
+                FIXExecutionReport(
+                    orderID: "O-\(order.clOrdID)", clOrdID: order.clOrdID, execID: "X-\(order.clOrdID)", execType: .new,
+                    ordStatus: .new, symbol: order.symbol, side: order.side, orderQty: order.orderQty,
+                    price: order.price, leavesQty: order.orderQty, cumQty: 0, avgPx: 0))
         }
     }
 
@@ -63,4 +63,3 @@ final class RecordingApp: FIXApplication, @unchecked Sendable {
     }
 }
 
-let testLogger = Logger(label: "fix-test")

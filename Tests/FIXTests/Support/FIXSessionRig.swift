@@ -45,7 +45,10 @@ struct SessionRig {
         session.connected(now: now, into: &a)
         actions += a
         drain()
-        if settings.role == .initiator { peerSender = "EXCH"; peerTarget = "CLIENT" }
+        if settings.role == .initiator {
+            peerSender = "EXCH"
+            peerTarget = "CLIENT"
+        }
     }
 
     mutating func drain() {
@@ -151,8 +154,11 @@ struct SessionRig {
                     default: return false
                     }
                 }
-                if let found { actionIndex = found + 1 } else {
-                    Issue.record("\(line): no such action in \(actions[actionIndex...])", sourceLocation: sourceLocation)
+                if let found {
+                    actionIndex = found + 1
+                } else {
+                    Issue.record(
+                        "\(line): no such action in \(actions[actionIndex...])", sourceLocation: sourceLocation)
                 }
             default:
                 Issue.record("bad script line \(line)", sourceLocation: sourceLocation)

@@ -8,8 +8,10 @@ func soh(_ text: String) -> [UInt8] {
 }
 
 /// A complete FIX 4.4 message around `body` (which starts at 35=): BodyLength and CheckSum computed.
-func fixMessage(_ body: String, beginString: String = "FIX.4.4", bodyLengthDelta: Int = 0,
-                checkSumDelta: Int = 0) -> [UInt8] {
+func fixMessage(
+    _ body: String, beginString: String = "FIX.4.4", bodyLengthDelta: Int = 0,
+    checkSumDelta: Int = 0
+) -> [UInt8] {
     let b = soh(body)
     var m = soh("8=\(beginString)|9=\(b.count + bodyLengthDelta)|") + b
     let sum = (m.reduce(0) { $0 + Int($1) } + checkSumDelta) & 0xFF
@@ -74,8 +76,10 @@ func decodeAll(_ buffer: ByteBuffer?) -> [DecodedMessage] {
 }
 
 /// Parses one message into a fresh view and runs `body` on it while the bytes are alive.
-func withView<R>(_ bytes: [UInt8], options: FIXValidationOptions = .strict,
-                 _ body: (FIXMessageView) throws -> R) throws -> R {
+func withView<R>(
+    _ bytes: [UInt8], options: FIXValidationOptions = .strict,
+    _ body: (FIXMessageView) throws -> R
+) throws -> R {
     var view = FIXMessageView(capacity: 256)
     return try bytes.withUnsafeBytes { raw in
         try view.parse(raw, options: options)
@@ -87,7 +91,10 @@ func withView<R>(_ bytes: [UInt8], options: FIXValidationOptions = .strict,
 func parseError(_ bytes: [UInt8], options: FIXValidationOptions = .strict) -> FIXParseError? {
     var view = FIXMessageView(capacity: 256)
     return bytes.withUnsafeBytes { raw -> FIXParseError? in
-        do throws(FIXParseError) { try view.parse(raw, options: options); return nil } catch { return error }
+        do throws(FIXParseError) {
+            try view.parse(raw, options: options)
+            return nil
+        } catch { return error }
     }
 }
 

@@ -4,7 +4,7 @@
 // when g++ or libquickfix-dev is missing the interop tests are skipped (not failed), since the
 // rest of the engine does not need them.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 enum QuickFIXPeers {

@@ -3,7 +3,7 @@
 // heartbeats for ~2.5 s, it logs out. The Swift acceptor opens a sequence gap before its
 // execution report, so QuickFIX must send a ResendRequest (printed as SENT_RESENDREQ).
 // Usage: qf_initiator PORT SENDER TARGET [SECONDS]   prints LOGON, EXEC id status orderid,
-// SNAP symbol count px1 px2, HEARTBEAT, SEQRESET newseq, SENT_RESENDREQ b e, LOGOUT.
+// SNAP symbol count px1 px2, INCR count sym1 px2, HEARTBEAT, SEQRESET newseq, SENT_RESENDREQ b e, LOGOUT.
 #include "qf_common.h"
 
 #include <quickfix/SocketInitiator.h>
@@ -61,6 +61,9 @@ public:
         if (type == "8") {
             say("EXEC " + fieldOf(m, 11) + " " + fieldOf(m, 39) + " " + fieldOf(m, 37));
             gotExec = true;
+        } else if (type == "X") {
+            say("INCR " + fieldOf(m, 268) + " " + groupFieldOf(m, 268, 279, 1, 55) + " "
+                + groupFieldOf(m, 268, 279, 2, 270));
         } else if (type == "W") {
             say("SNAP " + fieldOf(m, 55) + " " + fieldOf(m, 268) + " " + groupFieldOf(m, 268, 269, 1, 270) + " "
                 + groupFieldOf(m, 268, 269, 2, 270));

@@ -1,6 +1,7 @@
 // QuickFIX parse benchmark: parses N copies of one 35=W message (5 MD entries) and prints
 // msgs/s, as the reference point for our FIX parser in the lead's benchmark.
-// Usage: qf_parse_bench [N]   prints "quickfix_parse_W bytes=B msgs=N seconds=S msgs_per_sec=R
+// Usage: qf_parse_bench [N] [FILE]   (FILE: one raw FIX message to parse instead of the built-in 35=W,
+// so `broker bench --fix` can hand QuickFIX exactly the bytes it parses itself) prints "quickfix_parse_W bytes=B msgs=N seconds=S msgs_per_sec=R
 // cpu_seconds=C msgs_per_cpu_sec=R2".
 #include <quickfix/Message.h>
 #include <quickfix/fix44/MarketDataSnapshotFullRefresh.h>
@@ -9,6 +10,8 @@
 #include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 int main(int argc, char** argv) {
@@ -29,6 +32,13 @@ int main(int argc, char** argv) {
         snap.addGroup(e);
     }
     std::string wire = snap.toString();
+    if (argc > 2) {
+        std::ifstream in(argv[2], std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        wire = ss.str();
+        if (wire.empty()) { std::fprintf(stderr, "cannot read %s\n", argv[2]); return 2; }
+    }
     long sink = 0;
     auto start = std::chrono::steady_clock::now();
     std::clock_t cpuStart = std::clock();

@@ -13,6 +13,7 @@ final class BenchTransport: FanoutTransport, TCPConnectionHandler {
     let tcp: TCPConnection
     init(tcp: TCPConnection) { self.tcp = tcp }
     func closeWebSocket(code: UInt16, reason: String) { fatalError("benchmark client closed: \(code) \(reason)") }
+    var acceptsData: Bool { true }
     func connection(_ c: TCPConnection, didReceive bytes: UnsafeRawBufferPointer) -> Int { bytes.count }
     func connectionDidClose(_ c: TCPConnection, error: IOError?) {}
 }
