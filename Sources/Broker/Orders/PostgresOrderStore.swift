@@ -15,6 +15,16 @@ public final class PostgresOrderStore: OrderStore {
     private let logger: Logger
     private var delivered: [String] = []
     private var flushScheduled = false
+    /// Writes collected during this loop iteration, sent as one transaction (one WAL flush for all of them:
+    /// PostgreSQL cannot group-commit statements of a single connection, so per-statement commits would cap the
+    /// gateway at one fsync per order).
+    private var batch: [(sql: String, params: [String?], completion: PGCompletion)] = []
+    private var batchScheduled = false
+    /// A batch is committing: later writes wait and go together in the next one (group commit: the batch size
+    /// follows the load, one WAL flush per batch).
+    private var batchInFlight = false
+    /// Most writes that shared one commit (observability, tests).
+    public private(set) var largestBatch = 0
 
     /// Creates the store; `prepare` connects and creates the schema.
     public init(conninfo: String, loop: EventLoop, logger: Logger, pipelineDepth: Int = 256) {
@@ -86,7 +96,7 @@ public final class PostgresOrderStore: OrderStore {
 
     public func place(_ o: StoredOrder, event: LedgerEvent, _ completion: @escaping OrderStoreCompletion<PlaceOutcome>) {
         let res = o.reservation
-        pg.query("SELECT * FROM broker_place_order($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)", [
+        write("SELECT * FROM broker_place_order($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)", [
             o.orderId, o.userId, o.clientOrderId, o.symbol, Self.text(o.side), Self.text(o.type), Self.text(o.tif),
             String(o.qty), o.price.map(String.init), String(o.reservePrice), String(res.cash), String(res.qty),
             event.eventId, LedgerEventCodec.string(event),
@@ -118,7 +128,7 @@ public final class PostgresOrderStore: OrderStore {
     }
 
     public func apply(_ u: ExecutionUpdate, _ completion: @escaping OrderStoreCompletion<Bool>) {
-        pg.query("SELECT broker_apply_execution($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", [
+        write("SELECT broker_apply_execution($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", [
             u.execId, u.orderId, u.status.rawValue, String(u.filled), String(u.avgPrice), u.newQty.map(String.init),
             u.newPrice.map(String.init), u.reason, u.event?.eventId, u.event?.userId,
             u.event.map(LedgerEventCodec.string),
@@ -130,9 +140,52 @@ public final class PostgresOrderStore: OrderStore {
     public func funds(_ event: LedgerEvent, _ completion: @escaping OrderStoreCompletion<FundsOutcome>) {
         var withdraw: Int64 = 0
         if case .withdrawal(let amount) = event.body { withdraw = amount }
-        pg.query("SELECT broker_funds($1,$2,$3,$4)",
+        write("SELECT broker_funds($1,$2,$3,$4)",
                  [event.userId, String(withdraw), event.eventId, LedgerEventCodec.string(event)]) { r in
             completion(Self.map(r) { ($0.rows.first?.first ?? nil) == "t" ? .accepted : .insufficientFunds })
+        }
+    }
+
+    /// Queues a write for this iteration's shared transaction.
+    func write(_ sql: String, _ params: [String?], completion: @escaping PGCompletion) {
+        batch.append((sql, params, completion))
+        guard !batchScheduled, !batchInFlight else { return }
+        batchScheduled = true
+        pg.loop.schedule(afterNanos: 0) { [weak self] in self?.sendBatch() }
+    }
+
+    private func sendBatch() {
+        batchScheduled = false
+        guard !batchInFlight, !batch.isEmpty else { return }
+        let items = batch
+        batch.removeAll(keepingCapacity: true)
+        largestBatch = max(largestBatch, items.count)
+        batchInFlight = true
+        let finished: () -> Void = { [weak self] in
+            guard let self else { return }
+            self.batchInFlight = false
+            if !self.batch.isEmpty { self.sendBatch() }
+        }
+        if items.count == 1 {
+            pg.query(items[0].sql, items[0].params) { r in
+                items[0].completion(r)
+                finished()
+            }
+            return
+        }
+        pg.transaction(items.map { ($0.sql, $0.params) }) { [weak self] r in
+            defer { finished() }
+            switch r {
+            case .success(let results):
+                for (item, res) in zip(items, results) { item.completion(.success(res)) }
+            case .failure(let e) where e.code == .server:
+                // One statement failed and took the others down with it: run each on its own so only the
+                // failing one fails (every write is idempotent and nothing of the batch was committed).
+                guard let self else { return }
+                for item in items { self.pg.query(item.sql, item.params, completion: item.completion) }
+            case .failure(let e):
+                for item in items { item.completion(.failure(e)) }
+            }
         }
     }
 
