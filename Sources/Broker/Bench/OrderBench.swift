@@ -28,6 +28,7 @@ public enum OrderBench {
         let connections = Int(ctx.argument("--connections") ?? "") ?? 64
         let users = Int(ctx.argument("--users") ?? "") ?? 64
         let storage = ctx.argument("--storage") ?? "postgres"
+        let pgConnections = Int(ctx.argument("--pg-connections") ?? "") ?? ctx.config.int("gateway.pg_connections")
         let warmup = min(total / 10, 2_000)
         var logger = ctx.logger
         logger.logLevel = .warning
@@ -84,7 +85,8 @@ public enum OrderBench {
             if storage == "journal" {
                 store = try JournalOrderStore(path: journal, fsync: .batch, loop: gwLoop, logger: logger)
             } else {
-                store = PostgresOrderStore(conninfo: conninfo, loop: gwLoop, logger: logger)
+                store = PostgresOrderStore(conninfo: conninfo, loop: gwLoop, logger: logger,
+                                           writeConnections: pgConnections)
             }
             let bus = InProcessLedgerBus()
             bus.subscribe { [weak store] e in store?.eventsDelivered([e.eventId]) }
@@ -163,7 +165,7 @@ public enum OrderBench {
                   + #""rest_p99_ms":\#(Double(rest.sorted()[min(rest.count - 1, rest.count * 99 / 100)]) / 1e6),"#
                   + #""ack_p99_ms":\#(measuredAcks.isEmpty ? 0 : Double(measuredAcks.sorted()[min(measuredAcks.count - 1, measuredAcks.count * 99 / 100)]) / 1e6)}"#)
         } else {
-            print("order bench: storage=\(storage) connections=\(connections) users=\(users) orders=\(rest.count) "
+            print("order bench: storage=\(storage) pg_connections=\(pgConnections) connections=\(connections) users=\(users) orders=\(rest.count) "
                   + "(after \(warmup) warm-up) errors=\(errors)")
             print("  throughput      \(Int(rate)) orders/s over \(fixed(seconds, 2)) s (process CPU \(fixed(cpu, 2)) s)")
             print("  REST 201 (gateway ack)      \(pct(rest))")
