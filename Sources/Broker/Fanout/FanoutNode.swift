@@ -25,6 +25,7 @@ final class FanoutNodeShard {
     var lastFrames: UInt64 = 0
     var lastSlow: UInt64 = 0
     var lastConflated: UInt64 = 0
+    var lastFeed: UInt64 = 0
     var lastLoopStats = EventLoopStats()
 
     init(index: Int, loop: EventLoop, node: FanoutNode, symbols: SymbolUniverse, limits: FanoutLimits) {
@@ -59,6 +60,10 @@ final class FanoutNodeShard {
         lastSlow = shard.slowConsumersClosed
         metrics.add(m.conflated, shard.quotesConflated &- lastConflated)
         lastConflated = shard.quotesConflated
+        if index == 0, let sink = node.currentSink {
+            metrics.add(m.feedQuotes, sink.received &- lastFeed)
+            lastFeed = sink.received
+        }
         let s = loop.stats
         metrics.add(m.bytesRead, s.bytesRead &- lastLoopStats.bytesRead)
         metrics.add(m.bytesWritten, s.bytesWritten &- lastLoopStats.bytesWritten)
@@ -262,6 +267,9 @@ public final class FanoutNode: @unchecked Sendable {
         nonisolated(unsafe) let s = sink
         bus.subscribe(on: feedLoop) { batch in s.deliver(batch) }
     }
+
+    /// The sink, once a feed was attached (feed loop only).
+    var currentSink: QuoteFeedSink? { feedSink }
 
     /// The sink feeding this node (call on the feed loop), for Kafka and other sources.
     public func makeSink() -> QuoteFeedSink {
