@@ -63,6 +63,17 @@ pg_isready -q -h 127.0.0.1 -p "$PG_PORT" || { log "postgresql did not start"; ex
 
 # From /, so psql run as postgres does not warn about a working directory it cannot enter.
 psql_admin() { (cd / && $SUDO su postgres -c "psql -p $PG_PORT -qtAX -c \"$1\""); }
+# The test suite runs many PostgreSQL tests in parallel (each gateway opens a few connections):
+# Debian's default of 100 connections can run out, so raise it once (needs a restart).
+if [ "$(psql_admin "SHOW max_connections")" -lt 300 ]; then
+    log "raising max_connections to 300"
+    psql_admin "ALTER SYSTEM SET max_connections = 300" >&2
+    $SUDO pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart >&2
+    for _ in $(seq 1 100); do
+        pg_isready -q -h 127.0.0.1 -p "$PG_PORT" && break
+        sleep 0.1
+    done
+fi
 if [ "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = '$PG_NAME'")" != "1" ]; then
     log "creating role $PG_NAME"
     psql_admin "CREATE ROLE $PG_NAME LOGIN PASSWORD '$PG_NAME'" >&2
