@@ -480,21 +480,31 @@ public final class HTTPResponder {
     let keepAlive: Bool
     let headRequest: Bool
     var answered = false
+    private let sink: ((HTTPResponse) -> Void)?
 
     init(connection: WebSocketConnection, keepAlive: Bool, headRequest: Bool) {
         self.connection = connection
         self.keepAlive = keepAlive
         self.headRequest = headRequest
+        self.sink = nil
+    }
+
+    /// A responder that hands the response to `sink` instead of a connection (proxies, tests).
+    public init(sink: @escaping (HTTPResponse) -> Void) {
+        self.keepAlive = true
+        self.headRequest = false
+        self.sink = sink
     }
 
     /// Whether the client is still there to answer (false after it disconnected).
-    public var isConnected: Bool { connection?.tcp.isOpen ?? false }
+    public var isConnected: Bool { sink != nil || (connection?.tcp.isOpen ?? false) }
 
     /// Sends the response (first call only; later calls and calls after the client left do nothing).
     /// Loop thread of the connection.
     public func respond(_ response: HTTPResponse) {
         guard !answered else { return }
         answered = true
+        if let sink { sink(response); return }
         connection?.finishDeferred(response, keepAlive: keepAlive, headRequest: headRequest)
     }
 }

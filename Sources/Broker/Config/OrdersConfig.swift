@@ -21,6 +21,8 @@ public enum OrdersConfig {
         .integer("gateway.token_lifetime_s", default: 3_600, bounds: 60...604_800, doc: "Session token lifetime."),
         .integer("gateway.password_iterations", default: 100_000, bounds: 1_000...10_000_000,
                  doc: "PBKDF2-HMAC-SHA256 iterations for new password hashes."),
+        .integer("gateway.pg_connections", default: 4, bounds: 1...64,
+                 doc: "PostgreSQL write connections (each group-commits; a user's writes stay on one)."),
         .integer("gateway.max_orders_listed", default: 200, bounds: 1...10_000, doc: "GET /api/v1/orders returns at most this many."),
         .string("exchange_fix.host", default: "127.0.0.1", doc: "Exchange simulator FIX acceptor host."),
         .integer("exchange_fix.port", default: 9878, bounds: 1...65_535, doc: "Exchange simulator FIX acceptor port."),
@@ -54,6 +56,7 @@ public struct GatewaySettings: Sendable {
     public var tokenLifetimeSeconds: Int64 = 3_600
     public var passwordIterations = 100_000
     public var maxOrdersListed = 200
+    public var pgConnections = 4
     public var fixHost = "127.0.0.1"
     public var fixPort = 9878
     public var senderCompID = "GATEWAY"
@@ -84,6 +87,7 @@ public struct GatewaySettings: Sendable {
         tokenLifetimeSeconds = Int64(c.int("gateway.token_lifetime_s"))
         passwordIterations = c.int("gateway.password_iterations")
         maxOrdersListed = c.int("gateway.max_orders_listed")
+        pgConnections = c.int("gateway.pg_connections")
         fixHost = c.string("exchange_fix.host")
         fixPort = c.int("exchange_fix.port")
         senderCompID = c.string("exchange_fix.sender_comp_id")

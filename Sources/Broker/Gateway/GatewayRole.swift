@@ -97,7 +97,8 @@ public enum GatewayRole {
                                               logger: ctx.logger)
                 publisher = InProcessLedgerBus()
             } else {
-                let pgStore = PostgresOrderStore(conninfo: settings.postgresConninfo, loop: loop, logger: ctx.logger)
+                let pgStore = PostgresOrderStore(conninfo: settings.postgresConninfo, loop: loop, logger: ctx.logger,
+                                                 writeConnections: settings.pgConnections)
                 let kafka = try KafkaLedgerPublisher(brokers: settings.kafkaBrokers, topic: settings.ledgerTopic,
                                                      loop: loop, logger: ctx.logger)
                 kafka.onDelivered = { [weak pgStore] ids in pgStore?.eventsDelivered(ids) }

@@ -24,6 +24,8 @@ struct LiveOrder {
     var exchangeOrderId: String?
     /// ClOrdID of the last accepted request (OrigClOrdID of the next cancel/replace).
     var currentClOrdID: String
+    /// Loop time the request arrived (for the order-to-exchange-ack probe; 0 when not measured).
+    var startedAt: UInt64 = 0
 }
 
 /// One gateway instance on one event loop.
@@ -52,6 +54,8 @@ public final class OrderGateway: FIXApplication {
     var sockets: [String: [GatewayWebSocketSession]] = [:]
     /// Test/bench clock override (wall ns); nil = realtime.
     public var clock: (() -> UInt64)?
+    /// Benchmark probe: called with request-arrival-to-exchange-ack (35=8 New) nanoseconds per order.
+    public var onExchangeAck: ((UInt64) -> Void)?
     /// Whether `start` finished.
     public private(set) var isReady = false
     /// Counters.
@@ -180,6 +184,7 @@ public final class OrderGateway: FIXApplication {
     /// Risk-checks, reserves and sends one order for `userId` (loop thread).
     public func place(userId: String, _ req: OrderRequest, _ done: @escaping (PlaceResult) -> Void) {
         let symbolId = symbols.id(of: req.symbol)
+        let startedAt = onExchangeAck == nil ? 0 : loop.now
         guard exchangeConnected else { done(.failure(.exchangeUnavailable)); return }
         let check: (Int64?) -> Void = { [self] last in
             let order = RiskOrder(symbolId: symbolId, side: req.side, type: req.type, qty: req.qty, limitPrice: req.price)
@@ -211,7 +216,8 @@ public final class OrderGateway: FIXApplication {
                 case .success(.placed(let o)):
                     stats.placed &+= 1
                     publisher?.publish(event)
-                    live[o.orderId] = LiveOrder(order: o, exchangeOrderId: nil, currentClOrdID: o.orderId)
+                    live[o.orderId] = LiveOrder(order: o, exchangeOrderId: nil, currentClOrdID: o.orderId,
+                                                startedAt: startedAt)
                     notify(o, event: "ORDER_PLACED", lastQty: nil, lastPx: nil)
                     sendNew(o)
                     done(.success((live[o.orderId]?.order ?? o, true)))
@@ -372,6 +378,10 @@ public final class OrderGateway: FIXApplication {
         let oid = l.order.orderId, uid = l.order.userId
         switch r.execType {
         case .new:
+            if l.startedAt != 0, let probe = onExchangeAck {
+                probe(loop.now - l.startedAt)
+                l.startedAt = 0
+            }
             l.order.status = .new
             if let c = r.clOrdID { l.currentClOrdID = c }
             apply(l, execId: r.execID, lastQty: nil, lastPx: nil, event: nil, name: "ORDER_ACCEPTED")

@@ -59,6 +59,7 @@ public enum BrokerRoles {
         case "ingest":
             try MarketDataIngestor.runRole(context)
         case "demo":
+            DemoRole.extraServices.append(OrdersDemoService.starter)
             try DemoRole.runRole(context)
         case "md-bench":
             try MarketDataBenchmark.runRole(context)

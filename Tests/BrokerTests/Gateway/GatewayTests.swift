@@ -133,6 +133,7 @@ import WebSocket
         let a = try rig.account("carol")
         #expect(a.reserved + a.pending <= a.cash)
         #expect(a.reserved == 29 * 340_000)
+        #expect(try rig.runner.sync { rig.store.largestBatch } > 1)   // concurrent writes shared commits
         #expect(try rig.replayDifferences("carol") == [])
     }
 

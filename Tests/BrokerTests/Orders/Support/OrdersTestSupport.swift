@@ -219,7 +219,7 @@ final class GatewayRig: @unchecked Sendable {
     }
 
     func waitLedgerIdle() {
-        #expect(runner.wait { self.ledger.isIdle && self.ledgerPG.pendingStatements == 0 && self.store.pg.pendingStatements == 0 })
+        #expect(runner.wait { self.ledger.isIdle && self.ledgerPG.pendingStatements == 0 && self.store.isIdle })
     }
 
     /// Runs a query on the store's connection and returns its rows.
@@ -250,7 +250,7 @@ final class GatewayRig: @unchecked Sendable {
             gateway.stop()
             listener?.close()
             exchange.acceptor.close()
-            store.pg.close()
+            store.close()
             ledgerPG.close()
         }
         runner.shutdown()
