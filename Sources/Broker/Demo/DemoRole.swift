@@ -98,10 +98,10 @@ public final class DemoRuntime: @unchecked Sendable {
     public let ingestor: MarketDataIngestor
     /// Loops of the exchange and the ingestor.
     public let marketDataLoops: EventLoopGroup
-    private let ingestMetrics: DemoIngestMetrics
+    private let ingestMetrics: [DemoMetricsText]
 
     init(context: DemoContext, fanout: FanoutNode, exchange: ExchangeSimulator, ingestor: MarketDataIngestor,
-         marketDataLoops: EventLoopGroup, ingestMetrics: DemoIngestMetrics) {
+         marketDataLoops: EventLoopGroup, ingestMetrics: [DemoMetricsText]) {
         self.context = context
         self.fanout = fanout
         self.exchange = exchange
@@ -127,17 +127,19 @@ public final class DemoRuntime: @unchecked Sendable {
     }
 }
 
-/// The ingestor's metrics text, refreshed once a second on the ingest loop for the fanout loops' /metrics/ingest.
-final class DemoIngestMetrics: @unchecked Sendable {
+/// A component's metrics text, rendered once a second on the component's own loop (its counters are
+/// that loop's) and read by the fanout loops for /metrics/ingest and /metrics/exchange.
+final class DemoMetricsText: @unchecked Sendable {
     let text = Mutex("")
-    var ingestor: MarketDataIngestor?
+    var render: (() -> String)?
+    var loop: EventLoop?
 
-    /// Ingest loop only.
+    /// The component's loop only.
     func refresh() {
-        guard let i = ingestor else { return }
-        let t = i.renderMetrics()
+        guard let render, let loop else { return }
+        let t = render()
         text.withLock { $0 = t }
-        i.loop.schedule(afterNanos: 1_000_000_000) { [weak self] in self?.refresh() }
+        loop.schedule(afterNanos: 1_000_000_000) { [weak self] in self?.refresh() }
     }
 }
 
@@ -188,12 +190,13 @@ public enum DemoRole {
                                   exchangePeerCompIDs: xs.targetCompIDs, quotes: store, bus: bus, loops: group)
         for s in services ?? extraServices { try s(context) }
 
-        let ingestMetrics = DemoIngestMetrics()
+        let ingestMetrics = DemoMetricsText()
+        let exchangeMetrics = DemoMetricsText()
         let node = FanoutNode(settings: fanoutSettings, symbols: symbols, group: group, logger: logger)
         try node.start(extraRoutes: { head, body in
-            if head.path == "/metrics/ingest" {
-                return HTTPResponse(status: .ok, contentType: MetricsRegistry.contentType,
-                                    body: ingestMetrics.text.withLock { $0 })
+            if head.path == "/metrics/ingest" || head.path == "/metrics/exchange" {
+                let m = head.path == "/metrics/ingest" ? ingestMetrics : exchangeMetrics
+                return HTTPResponse(status: .ok, contentType: MetricsRegistry.contentType, body: m.text.withLock { $0 })
             }
             return context.route(head, body)
         })
@@ -204,10 +207,15 @@ public enum DemoRole {
             i.start()
             return i
         }
-        ingestMetrics.ingestor = ingestor
+        nonisolated(unsafe) let (ui, ux) = (ingestor, exchange)
+        ingestMetrics.render = { ui.renderMetrics() }
+        ingestMetrics.loop = ingestLoop
         ingestLoop.execute { ingestMetrics.refresh() }
+        exchangeMetrics.render = { ux.renderMetrics() }
+        exchangeMetrics.loop = exchangeLoop
+        exchangeLoop.execute { exchangeMetrics.refresh() }
         return DemoRuntime(context: context, fanout: node, exchange: exchange, ingestor: ingestor,
-                           marketDataLoops: md, ingestMetrics: ingestMetrics)
+                           marketDataLoops: md, ingestMetrics: [ingestMetrics, exchangeMetrics])
     }
 
     /// What to print on start: where to connect and a ready-to-paste client session.
@@ -221,7 +229,7 @@ public enum DemoRole {
             broker demo: exchange simulator -> FIX (127.0.0.1:\(rt.exchange.port)) -> ingest -> fanout, \
             \(syms.count) symbols, \(rt.exchange.settings.rate) updates/s
               quotes:  ws://\(host):\(port)/ws      health: http://\(host):\(port)/health      \
-            metrics: http://\(host):\(port)/metrics (+ /metrics/ingest)
+            metrics: http://\(host):\(port)/metrics (+ /metrics/ingest, /metrics/exchange)
               watch live quotes (python3 websockets client), run:
                 python3 -m websockets ws://\(host):\(port)/ws
               then paste:

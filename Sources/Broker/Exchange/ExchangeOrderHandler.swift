@@ -11,6 +11,9 @@
 // book's per-side exec id, unique per engine) and "E<n>" for every other report. GTC is treated as DAY
 // (the simulator has no session end); FOK and other time-in-force values are rejected. Orders rest
 // across a peer's reconnect; reports produced while it is away are not queued (known gap).
+// Memory stays bounded at any order rate: a finished order (filled, canceled, rejected) is remembered
+// for `retainedFinishedOrders` more finished orders (so a late cancel gets "too late", 102=0, and a
+// reused ClOrdID is refused), then forgotten (a cancel is then "unknown order", 102=1).
 public import FIX
 
 /// What the order handler wants sent or applied.
@@ -40,6 +43,7 @@ public struct ExchangeOrderHandler: Sendable {
         var notional: Int64 = 0  // sum of price * qty over fills, for AvgPx(6)
         var status = FIXOrdStatus.pendingNew
         var live = false
+        var keys: [String] = []  // every byClOrdID key naming this record (replace chains)
     }
 
     /// The symbols traded.
@@ -49,6 +53,13 @@ public struct ExchangeOrderHandler: Sendable {
     private var records: [Record] = []            // owner tag = index + 1 (0 is the market maker)
     private var byClOrdID: [String: Int] = [:]    // "<session>|<ClOrdID>" -> record index (-1: rejected)
     private var liveUserOrders: [Int32]           // per symbol: resting user orders
+    private var freeRecords: [Int] = []
+    private var finished: [Int] = []              // FIFO of finished record indices (from finishedHead)
+    private var finishedHead = 0
+    private var rejectedKeys: [String] = []       // FIFO of ClOrdIDs refused before they got a record
+    private var rejectedHead = 0
+    /// Finished orders (and refused ClOrdIDs) remembered before their memory is reused.
+    public let retainedFinishedOrders: Int
     private var execCounter: UInt64 = 0
     private var events: [OrderBookEvent] = []
     private var cancelContext: (session: Int, request: FIXOrderCancelReject)?
@@ -60,7 +71,9 @@ public struct ExchangeOrderHandler: Sendable {
     ///   - tickSize: price increment in 1e-4 units.
     ///   - liquidity: the market maker's ladder (its owner tag is forced to 0).
     public init(symbols: SymbolUniverse, tickSize: Int64 = 100,
-                liquidity: SimulatedLiquidityProvider.Configuration = .init()) {
+                liquidity: SimulatedLiquidityProvider.Configuration = .init(), retainedFinishedOrders: Int = 100_000) {
+        precondition(retainedFinishedOrders >= 0)
+        self.retainedFinishedOrders = retainedFinishedOrders
         self.symbols = symbols
         engine = MatchingEngine(symbolCount: symbols.count, configuration: OrderBook.Configuration(tickSize: tickSize))
         let lp = SimulatedLiquidityProvider.Configuration(
@@ -88,7 +101,19 @@ public struct ExchangeOrderHandler: Sendable {
         let k = key(session, o.clOrdID)
         func reject(_ text: String) {
             // Remembered, so the id stays used for this session (FIX: ClOrdID unique per session and day).
-            if byClOrdID[k] == nil { byClOrdID[k] = -1 }
+            if byClOrdID[k] == nil {
+                byClOrdID[k] = -1
+                rejectedKeys.append(k)
+                if rejectedKeys.count - rejectedHead > retainedFinishedOrders {
+                    let old = rejectedKeys[rejectedHead]
+                    rejectedHead += 1
+                    if byClOrdID[old] == -1 { byClOrdID[old] = nil }
+                    if rejectedHead > 4_096 && rejectedHead * 2 > rejectedKeys.count {
+                        rejectedKeys.removeFirst(rejectedHead)
+                        rejectedHead = 0
+                    }
+                }
+            }
             out.append(.executionReport(session: session, FIXExecutionReport(
                 orderID: "NONE", clOrdID: o.clOrdID, execID: nextExecID(), execType: .rejected, ordStatus: .rejected,
                 symbol: o.symbol, side: o.side, orderQty: o.orderQty, price: o.price, leavesQty: 0, cumQty: 0,
@@ -111,10 +136,17 @@ public struct ExchangeOrderHandler: Sendable {
         default: return reject("unsupported_time_in_force")
         }
         refreshLiquidity(sym, referencePrice: referencePrice(sym), now: now, into: &out)
-        let index = records.count
-        records.append(Record(session: session, clOrdID: o.clOrdID, symbolId: sym, side: o.side,
-                              ordType: o.ordType, orderQty: o.orderQty, price: type == .market ? nil : o.price))
-        byClOrdID[key(session, o.clOrdID)] = index
+        let record = Record(session: session, clOrdID: o.clOrdID, symbolId: sym, side: o.side,
+                            ordType: o.ordType, orderQty: o.orderQty, price: type == .market ? nil : o.price, keys: [k])
+        let index: Int
+        if let i = freeRecords.popLast() {
+            index = i
+            records[i] = record
+        } else {
+            index = records.count
+            records.append(record)
+        }
+        byClOrdID[k] = index
         let req = OrderBookRequest(side: side, type: type, qty: o.orderQty, price: o.price ?? 0, tif: tif,
                                    owner: UInt64(index + 1))
         events.removeAll(keepingCapacity: true)
@@ -130,6 +162,7 @@ public struct ExchangeOrderHandler: Sendable {
         records[index].origClOrdID = records[index].clOrdID
         records[index].clOrdID = r.clOrdID
         byClOrdID[key(session, r.clOrdID)] = index
+        records[index].keys.append(key(session, r.clOrdID))
         events.removeAll(keepingCapacity: true)
         engine.cancel(records[index].orderId, events: &events)
         apply(now: now, into: &out)
@@ -157,6 +190,7 @@ public struct ExchangeOrderHandler: Sendable {
         records[index].origClOrdID = records[index].clOrdID
         records[index].clOrdID = r.clOrdID
         byClOrdID[key(session, r.clOrdID)] = index
+        records[index].keys.append(key(session, r.clOrdID))
         cancelContext = (session, FIXOrderCancelReject(
             orderID: String(rec.orderId), clOrdID: r.clOrdID, origClOrdID: r.origClOrdID, ordStatus: rec.status,
             responseTo: .cancelReplace, reason: 99))
@@ -201,6 +235,7 @@ public struct ExchangeOrderHandler: Sendable {
                 guard let i = userIndex(owner) else { continue }
                 records[i].status = .rejected
                 report(i, .rejected, text: reason.rawValue, now: now, into: &out)
+                retire(i)
             case .trade(let t):
                 let sym = MatchingEngine.symbolId(ofOrder: t.buyOrderId)
                 out.append(.trade(symbolId: sym, price: t.price, qty: t.qty))
@@ -216,6 +251,7 @@ public struct ExchangeOrderHandler: Sendable {
                 records[i].status = .canceled
                 setLive(i, false)
                 report(i, .canceled, text: reason == .requested ? nil : reason.rawValue, now: now, into: &out)
+                retire(i)
             case .replaced(_, let owner, let price, let qty, let leaves, _):
                 guard let i = userIndex(owner) else { continue }
                 records[i].price = price
@@ -243,6 +279,7 @@ public struct ExchangeOrderHandler: Sendable {
         records[i].status = done ? .filled : .partiallyFilled
         if done { setLive(i, false) }
         report(i, .trade, lastQty: t.qty, lastPx: t.price, execID: "T\(execID)", now: now, into: &out)
+        if done { retire(i) }
     }
 
     private mutating func report(_ i: Int, _ type: FIXExecType, text: String? = nil, lastQty: Int64? = nil,
@@ -301,6 +338,24 @@ public struct ExchangeOrderHandler: Sendable {
         records[i].live = live
         liveUserOrders[Int(records[i].symbolId)] += live ? 1 : -1
     }
+
+    /// Queues a finished record; past `retainedFinishedOrders` the oldest is forgotten and its slot reused.
+    private mutating func retire(_ i: Int) {
+        finished.append(i)
+        guard finished.count - finishedHead > retainedFinishedOrders else { return }
+        let old = finished[finishedHead]
+        finishedHead += 1
+        for k in records[old].keys where byClOrdID[k] == old { byClOrdID[k] = nil }
+        records[old].keys = []
+        freeRecords.append(old)
+        if finishedHead > 4_096 && finishedHead * 2 > finished.count {
+            finished.removeFirst(finishedHead)
+            finishedHead = 0
+        }
+    }
+
+    /// Order records held (live and remembered finished ones), for tests and metrics.
+    public var recordsHeld: Int { records.count - freeRecords.count }
 
     private mutating func nextExecID() -> String {
         execCounter &+= 1

@@ -150,4 +150,22 @@ import Testing
         #expect(r.map(\.execType) == [.replaced, .trade])
         #expect(r[1].ordStatus == .filled && r[1].lastPx == 999_900 && r[1].clOrdID == "q3")
     }
+
+    @Test func finishedOrdersAreForgottenPastTheRetentionBound() {
+        var h = ExchangeOrderHandler(symbols: symbols, tickSize: 100, retainedFinishedOrders: 2)
+        var out: [ExchangeOrderOutput] = []
+        for n in 1...5 { new(&h, order("f\(n)", .buy, qty: 10, price: nil, type: .market), &out, session: 0) }
+        new(&h, order("live", .buy, qty: 10, price: 900_000), &out, session: 0)
+        #expect(h.recordsHeld == 3)  // two remembered finished orders + the live one
+        out.removeAll()
+        for orig in ["f1", "f5"] {
+            h.cancel(FIXOrderCancelRequest(origClOrdID: orig, clOrdID: "x-\(orig)", symbol: "S0001", side: .buy,
+                                           orderQty: 10, transactTime: now), session: 0, now: now, into: &out)
+        }
+        let rejects = out.compactMap { if case .cancelReject(_, let r) = $0 { return r } else { return nil } }
+        #expect(rejects.map(\.reason) == [1, 0])  // forgotten: unknown; remembered: too late
+        out.removeAll()
+        new(&h, order("f1", .buy, qty: 10, price: nil, type: .market), &out, session: 0)
+        #expect(reports(out).last?.ordStatus == .filled)  // a forgotten ClOrdID may be used again
+    }
 }

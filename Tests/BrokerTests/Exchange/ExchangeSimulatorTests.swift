@@ -4,6 +4,9 @@ import FIX
 import Testing
 import Wire
 @testable import Broker
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct ExchangeMarketModelTests {
     @Test func pacerOwesExactlyTheRateWithoutDrift() {
@@ -114,6 +117,27 @@ import Wire
         #expect(rig.wait { peer.entries.count > before + 30 && peer.loggedOn })
         #expect(try rig.sync { peer.connection.store.nextTargetMsgSeqNum > next })
         withExtendedLifetime(peer) {}
+    }
+
+    @Test func unsubscribeStopsTheFlowAndWildcardSubscribesToEverySymbol() throws {
+        let (rig, sim) = try start(rate: 20_000, symbols: 20)
+        let peer = try rig.sync { try FIXTestPeer(loop: rig.loop, port: sim.port) }
+        #expect(rig.wait { peer.loggedOn })
+        try rig.sync {
+            peer.connection.send(FIXMarketDataRequest(mdReqID: "all", subscriptionRequestType: .subscribe,
+                                                      entryTypes: [.bid, .offer, .trade], symbols: ["*"]))
+        }
+        #expect(rig.wait { Set(peer.entries.filter { $0.msgType == "X" }.map(\.symbol)).count == 20 })
+        #expect(try rig.sync { peer.entries.prefix(60).allSatisfy { $0.msgType == "W" } })  // 20 snapshots first
+        try rig.sync {
+            peer.connection.send(FIXMarketDataRequest(mdReqID: "all", subscriptionRequestType: .unsubscribe,
+                                                      entryTypes: [], symbols: ["*"]))
+        }
+        usleep(100_000)  // updates already on the wire may still land
+        let settled = try rig.sync { peer.entries.count }
+        usleep(200_000)
+        #expect(try rig.sync { peer.entries.count } == settled)
+        #expect(try rig.sync { sim.stats.updatesGenerated } > 4_000)  // the market kept moving
     }
 
     @Test func unknownSymbolRequestIsRejectedWith35Y() throws {

@@ -41,6 +41,11 @@ import Wire
         #expect(snapshot.status == 0, "\(snapshot.output)")
         let ping = try runProcess(["curl", "-s", "http://127.0.0.1:\(rt.fanout.port)/api/v1/ping"], timeout: 10)
         #expect(ping.output == "pong")
+        let base = "http://127.0.0.1:\(rt.fanout.port)"
+        let exchange = try runProcess(["curl", "-s", "\(base)/metrics/exchange"], timeout: 10)
+        #expect(exchange.output.contains("exchange_sessions_logged_on 1"), "\(exchange.output)")
+        let ingest = try runProcess(["curl", "-s", "\(base)/metrics/ingest"], timeout: 10)
+        #expect(ingest.output.contains("ingest_latency_ns{quantile=\"0.99\"}"), "\(ingest.output)")
         // The cache holds what the ingestor normalized.
         #expect(rt.context.quotes.latest(1) != nil)
         #expect(DemoRole.banner(rt).contains("python3 -m websockets ws://127.0.0.1:\(rt.fanout.port)/ws"))

@@ -201,7 +201,8 @@ final class PipelineRig {
         let c = try rig.converged(node)
         #expect(c.ok, "\(c.detail)")
         let metrics = try rig.ingestLoop.submitAndWait { [i = rig.ingestor!] in i.renderMetrics() }
-        #expect(metrics.contains("ingest_redis_connected 1") && metrics.contains("ingest_kafka_healthy 1"), "\(metrics)")
+        #expect(metrics.contains("ingest_redis_connected 1") && metrics.contains("ingest_kafka_healthy 1"),
+                "\(metrics)")
         #expect(metrics.contains("ingest_redis_pending_symbols 0") && metrics.contains("ingest_kafka_kept_quotes 0"))
         // A fanout node (or gateway) starting cold can read the latest quotes back with one MGET.
         let fetched = Mutex<[Quote]?>(nil)
