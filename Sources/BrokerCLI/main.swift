@@ -17,6 +17,8 @@ roles:
   gateway    orders, portfolio, search (REST + WebSocket)
   ledger     ledger.events -> PostgreSQL
   bench      load harness   --scenario S1..S4 --target ws://HOST:PORT/ws [--json]
+             (--fix: FIX codec against QuickFIX; --orders N: order path throughput and latency)
+  md-bench   exchange -> FIX -> ingest timing   [--rate R] [--seconds S] [--kafka mock|BROKERS] [--redis HOST:PORT]
   print-config   print the default config file, every key documented
 
 Config precedence: defaults < --config FILE < BROKER_* environment < flags.
