@@ -28,6 +28,8 @@ public enum OrdersConfig {
         .integer("exchange_fix.port", default: 9878, bounds: 1...65_535, doc: "Exchange simulator FIX acceptor port."),
         .string("exchange_fix.sender_comp_id", default: "GATEWAY", doc: "Our SenderCompID on the order session."),
         .string("exchange_fix.target_comp_id", default: "EXCHANGE", doc: "The exchange's CompID on the order session."),
+        .string("exchange_fix.store_dir", default: "",
+                doc: "Directory of the order session's FIX message store. Empty: in memory with ResetSeqNumFlag on every logon (reports sent while the gateway was down are lost); set it so a restarted gateway gets them resent."),
         .integer("exchange_fix.heartbeat_s", default: 30, bounds: 1...600, doc: "FIX HeartBtInt of the order session."),
         .integer("risk.max_qty", default: 1_000_000, bounds: 1...1_000_000_000, doc: "Largest order quantity."),
         .integer("risk.tick_size", default: 100, bounds: 1...1_000_000, doc: "Price tick in 1e-4 units (100 = 0.01)."),
@@ -62,6 +64,7 @@ public struct GatewaySettings: Sendable {
     public var senderCompID = "GATEWAY"
     public var targetCompID = "EXCHANGE"
     public var heartbeatSeconds = 30
+    public var fixStoreDirectory = ""
     public var limits = RiskLimits.default
     public var hours = MarketHours.alwaysOpen
     public var rateBurst: Int64 = 20
@@ -93,6 +96,7 @@ public struct GatewaySettings: Sendable {
         senderCompID = c.string("exchange_fix.sender_comp_id")
         targetCompID = c.string("exchange_fix.target_comp_id")
         heartbeatSeconds = c.int("exchange_fix.heartbeat_s")
+        fixStoreDirectory = c.string("exchange_fix.store_dir")
         do {
             limits = try RiskLimits(maxQty: Int64(c.int("risk.max_qty")), tickSize: Int64(c.int("risk.tick_size")),
                                     priceBandBps: Int64(c.int("risk.price_band_bps")),
