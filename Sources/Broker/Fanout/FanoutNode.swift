@@ -24,6 +24,8 @@ final class FanoutNodeShard {
     var lastDelivered: UInt64 = 0
     var lastFrames: UInt64 = 0
     var lastSlow: UInt64 = 0
+    var lastConflated: UInt64 = 0
+    var lastFeed: UInt64 = 0
     var lastLoopStats = EventLoopStats()
 
     init(index: Int, loop: EventLoop, node: FanoutNode, symbols: SymbolUniverse, limits: FanoutLimits) {
@@ -56,6 +58,12 @@ final class FanoutNodeShard {
         lastDelivered = shard.quotesDelivered
         lastFrames = shard.framesSent
         lastSlow = shard.slowConsumersClosed
+        metrics.add(m.conflated, shard.quotesConflated &- lastConflated)
+        lastConflated = shard.quotesConflated
+        if index == 0, let sink = node.currentSink {
+            metrics.add(m.feedQuotes, sink.received &- lastFeed)
+            lastFeed = sink.received
+        }
         let s = loop.stats
         metrics.add(m.bytesRead, s.bytesRead &- lastLoopStats.bytesRead)
         metrics.add(m.bytesWritten, s.bytesWritten &- lastLoopStats.bytesWritten)
@@ -75,6 +83,7 @@ public final class FanoutMetrics: Sendable {
     let quotesDelivered: MetricsCounter
     let framesSent: MetricsCounter
     let slowClosed: MetricsCounter
+    let conflated: MetricsCounter
     let bytesRead: MetricsCounter
     let bytesWritten: MetricsCounter
     let writevCalls: MetricsCounter
@@ -93,6 +102,8 @@ public final class FanoutMetrics: Sendable {
         quotesDelivered = r.counter("fanout_quotes_delivered_total", help: "Quotes written to clients (each quote in a batch counts).")
         framesSent = r.counter("fanout_frames_sent_total", help: "Quote frames written (one per connection per loop iteration at most).")
         slowClosed = r.counter("fanout_slow_consumers_closed_total", help: "Connections closed with 1008 after staying slow.")
+        conflated = r.counter("fanout_quotes_conflated_total",
+                              help: "Quotes held back for connections above their high watermark (latest per symbol kept).")
         bytesRead = r.counter("wire_bytes_read_total", help: "Bytes read from sockets.")
         bytesWritten = r.counter("wire_bytes_written_total", help: "Bytes written to sockets.")
         writevCalls = r.counter("wire_writev_calls_total", help: "writev system calls.")
@@ -256,6 +267,9 @@ public final class FanoutNode: @unchecked Sendable {
         nonisolated(unsafe) let s = sink
         bus.subscribe(on: feedLoop) { batch in s.deliver(batch) }
     }
+
+    /// The sink, once a feed was attached (feed loop only).
+    var currentSink: QuoteFeedSink? { feedSink }
 
     /// The sink feeding this node (call on the feed loop), for Kafka and other sources.
     public func makeSink() -> QuoteFeedSink {

@@ -158,6 +158,8 @@ public final class FanoutShard {
     public private(set) var framesSent: UInt64 = 0
     /// Connections closed as slow consumers.
     public private(set) var slowConsumersClosed: UInt64 = 0
+    /// Quotes held back for slow connections (kept as the latest of their symbol, or replaced by a newer one).
+    public private(set) var quotesConflated: UInt64 = 0
 
     /// Creates a shard for a universe of `symbolCount` symbols.
     public init(loop: EventLoop, symbolCount: Int, limits: FanoutLimits = FanoutLimits()) {
@@ -416,6 +418,7 @@ public final class FanoutShard {
             c.conflated = [:]
             c.slowSince = now
         }
+        quotesConflated &+= UInt64(c.pending.count)
         for idx in c.pending {
             let u = tickUpdates[Int(idx)]
             if c.conflated![u.symbolId] == nil {

@@ -110,3 +110,21 @@ final class FanoutRig {
         #expect(!drained.output.contains("200 OK"))  // listener closed or 503
     }
 }
+
+@Suite(.serialized) struct FanoutMetricsTests {
+    @Test func feedAndDeliveryCountersMove() throws {
+        let rig = try FanoutRig(rate: 5_000)
+        let r = try rig.check("basic")
+        #expect(r.status == 0, "\(r.output)")
+        usleep(1_200_000)  // metrics are published from the loops once a second
+        let metrics = try runProcess(["curl", "-s", "http://127.0.0.1:\(rig.node.port)/metrics"], timeout: 10).output
+        func value(_ name: String) -> Int {
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") } ?? ""
+            return Int(line.split(separator: " ").last ?? "") ?? -1
+        }
+        #expect(value("fanout_feed_quotes_total") > 1_000)
+        #expect(value("fanout_quotes_delivered_total") > 0)
+        #expect(value("fanout_connections_accepted_total") == 1)
+        #expect(value("wire_writev_calls_total") > 0)
+    }
+}
