@@ -162,7 +162,8 @@ final class GatewayRig: @unchecked Sendable {
             s.fixPort = exchange.port
             s.senderCompID = "GATEWAY"
             s.targetCompID = "EXCHANGE"
-            store = PostgresOrderStore(conninfo: conninfo, loop: loop, logger: ordersTestLogger)
+            // Two write lanes: enough to exercise lane routing, light on the shared server's connection slots.
+            store = PostgresOrderStore(conninfo: conninfo, loop: loop, logger: ordersTestLogger, writeConnections: 2)
             bus = InProcessLedgerBus()
             gateway = OrderGateway(settings: s, symbols: symbols, store: store, publisher: bus, quotes: quotes,
                                    loop: loop, logger: ordersTestLogger)
