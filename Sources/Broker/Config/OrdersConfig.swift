@@ -23,6 +23,9 @@ public enum OrdersConfig {
                  doc: "PBKDF2-HMAC-SHA256 iterations for new password hashes."),
         .integer("gateway.pg_connections", default: 4, bounds: 1...64,
                  doc: "PostgreSQL write connections (each group-commits; a user's writes stay on one)."),
+        .string("gateway.quotes", default: "redis",
+                doc: "Last prices for price bands, market-order collars and hydration: redis (redis.address, written by ingest) or none.",
+                allowed: ["redis", "none"]),
         .integer("gateway.max_orders_listed", default: 200, bounds: 1...10_000, doc: "GET /api/v1/orders returns at most this many."),
         .string("exchange_fix.host", default: "127.0.0.1", doc: "Exchange simulator FIX acceptor host."),
         .integer("exchange_fix.port", default: 9878, bounds: 1...65_535, doc: "Exchange simulator FIX acceptor port."),
@@ -59,6 +62,8 @@ public struct GatewaySettings: Sendable {
     public var passwordIterations = 100_000
     public var maxOrdersListed = 200
     public var pgConnections = 4
+    public var quotes = "redis"
+    public var redisAddress = "127.0.0.1:6379"
     public var fixHost = "127.0.0.1"
     public var fixPort = 9878
     public var senderCompID = "GATEWAY"
@@ -91,6 +96,8 @@ public struct GatewaySettings: Sendable {
         passwordIterations = c.int("gateway.password_iterations")
         maxOrdersListed = c.int("gateway.max_orders_listed")
         pgConnections = c.int("gateway.pg_connections")
+        quotes = c.string("gateway.quotes")
+        redisAddress = c.string("redis.address")
         fixHost = c.string("exchange_fix.host")
         fixPort = c.int("exchange_fix.port")
         senderCompID = c.string("exchange_fix.sender_comp_id")
