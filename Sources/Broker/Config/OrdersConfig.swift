@@ -23,11 +23,16 @@ public enum OrdersConfig {
                  doc: "PBKDF2-HMAC-SHA256 iterations for new password hashes."),
         .integer("gateway.pg_connections", default: 4, bounds: 1...64,
                  doc: "PostgreSQL write connections (each group-commits; a user's writes stay on one)."),
+        .string("gateway.quotes", default: "redis",
+                doc: "Last prices for price bands, market-order collars and hydration: redis (redis.address, written by ingest) or none.",
+                allowed: ["redis", "none"]),
         .integer("gateway.max_orders_listed", default: 200, bounds: 1...10_000, doc: "GET /api/v1/orders returns at most this many."),
         .string("exchange_fix.host", default: "127.0.0.1", doc: "Exchange simulator FIX acceptor host."),
         .integer("exchange_fix.port", default: 9878, bounds: 1...65_535, doc: "Exchange simulator FIX acceptor port."),
         .string("exchange_fix.sender_comp_id", default: "GATEWAY", doc: "Our SenderCompID on the order session."),
         .string("exchange_fix.target_comp_id", default: "EXCHANGE", doc: "The exchange's CompID on the order session."),
+        .string("exchange_fix.store_dir", default: "",
+                doc: "Directory of the order session's FIX message store. Empty: in memory with ResetSeqNumFlag on every logon (reports sent while the gateway was down are lost); set it so a restarted gateway gets them resent."),
         .integer("exchange_fix.heartbeat_s", default: 30, bounds: 1...600, doc: "FIX HeartBtInt of the order session."),
         .integer("risk.max_qty", default: 1_000_000, bounds: 1...1_000_000_000, doc: "Largest order quantity."),
         .integer("risk.tick_size", default: 100, bounds: 1...1_000_000, doc: "Price tick in 1e-4 units (100 = 0.01)."),
@@ -57,11 +62,14 @@ public struct GatewaySettings: Sendable {
     public var passwordIterations = 100_000
     public var maxOrdersListed = 200
     public var pgConnections = 4
+    public var quotes = "redis"
+    public var redisAddress = "127.0.0.1:6379"
     public var fixHost = "127.0.0.1"
     public var fixPort = 9878
     public var senderCompID = "GATEWAY"
     public var targetCompID = "EXCHANGE"
     public var heartbeatSeconds = 30
+    public var fixStoreDirectory = ""
     public var limits = RiskLimits.default
     public var hours = MarketHours.alwaysOpen
     public var rateBurst: Int64 = 20
@@ -88,11 +96,14 @@ public struct GatewaySettings: Sendable {
         passwordIterations = c.int("gateway.password_iterations")
         maxOrdersListed = c.int("gateway.max_orders_listed")
         pgConnections = c.int("gateway.pg_connections")
+        quotes = c.string("gateway.quotes")
+        redisAddress = c.string("redis.address")
         fixHost = c.string("exchange_fix.host")
         fixPort = c.int("exchange_fix.port")
         senderCompID = c.string("exchange_fix.sender_comp_id")
         targetCompID = c.string("exchange_fix.target_comp_id")
         heartbeatSeconds = c.int("exchange_fix.heartbeat_s")
+        fixStoreDirectory = c.string("exchange_fix.store_dir")
         do {
             limits = try RiskLimits(maxQty: Int64(c.int("risk.max_qty")), tickSize: Int64(c.int("risk.tick_size")),
                                     priceBandBps: Int64(c.int("risk.price_band_bps")),

@@ -107,7 +107,16 @@ public enum GatewayRole {
             }
             state.store = store
             state.publisher = publisher
-            let g = OrderGateway(settings: settings, symbols: symbols, store: store, publisher: publisher, quotes: nil,
+            var quotes: (any LatestQuoteStore)?
+            if settings.quotes == "redis" {
+                guard let rc = RedisConfiguration(address: settings.redisAddress) else {
+                    throw RoleError("redis.address: expected HOST:PORT, found '\(settings.redisAddress)'")
+                }
+                let client = RedisClient(configuration: rc, loop: loop, logger: ctx.logger)
+                quotes = RedisQuoteStore(client: client, symbols: symbols, logger: ctx.logger)
+                client.connect()
+            }
+            let g = OrderGateway(settings: settings, symbols: symbols, store: store, publisher: publisher, quotes: quotes,
                                  loop: loop, logger: ctx.logger)
             state.gateway = g
             g.start(connectFIX: createUser == nil) { r in

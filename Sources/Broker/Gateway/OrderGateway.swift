@@ -123,7 +123,14 @@ public final class OrderGateway: FIXApplication {
         s.host = settings.fixHost
         s.port = settings.fixPort
         s.heartbeatInterval = settings.heartbeatSeconds
-        s.resetOnLogon = true
+        if settings.fixStoreDirectory.isEmpty {
+            s.resetOnLogon = true
+        } else {
+            // Persistent sequence numbers: after a restart the exchange resends the reports we missed
+            // (FIX 4.4 Vol. 2 "Resend Request"); exec-id dedupe makes any overlap harmless.
+            s.storeDirectory = settings.fixStoreDirectory
+            s.resetOnLogon = false
+        }
         do {
             let i = try FIXInitiator(settings: s, loop: loop, application: self, logger: logger)
             initiator = i

@@ -144,6 +144,15 @@ public final class PostgresOrderStore: OrderStore {
     }
 
     public func apply(_ u: ExecutionUpdate, _ completion: @escaping OrderStoreCompletion<Bool>) {
+        if u.status == .new && u.event == nil && u.newQty == nil {
+            // The exchange's acknowledgement moves no money: a guarded status change is idempotent by itself
+            // (a repeated or late New changes nothing), so it skips the executions row and the function call.
+            lane(u.orderId).write("UPDATE orders SET status = 'new', updated_at = now() WHERE order_id = $1 AND status = 'pending_new'",
+                                  [u.orderId]) { r in
+                completion(Self.map(r) { $0.rowsAffected == 1 })
+            }
+            return
+        }
         lane(u.orderId).write("SELECT broker_apply_execution($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", [
             u.execId, u.orderId, u.status.rawValue, String(u.filled), String(u.avgPrice), u.newQty.map(String.init),
             u.newPrice.map(String.init), u.reason, u.event?.eventId, u.event?.userId,

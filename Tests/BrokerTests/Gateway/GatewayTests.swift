@@ -89,6 +89,21 @@ import WebSocket
         #expect(lpShares == -6)
     }
 
+    @Test func fileBackedOrderSessionTrades() throws {
+        var settings = GatewayRig.defaultSettings()
+        settings.fixStoreDirectory = NSTemporaryDirectory() + "gw-fix-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: settings.fixStoreDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: settings.fixStoreDirectory) }
+        let rig = try GatewayRig(settings: settings)
+        defer { rig.shutdown() }
+        let token = try rig.user("fiona", cash: "10000.00")
+        let c = try HTTPTestClient(port: rig.port)
+        let r = c.request("POST", "/api/v1/orders", token: token, body: #"{"symbol":"INFY","side":"buy","qty":1,"price":"1501.00"}"#)
+        #expect(waitStatus(rig, c, token, try #require(r.json?["order_id"]?.stringValue), "filled"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: settings.fixStoreDirectory)
+        #expect(!files.isEmpty)   // sequence numbers and sent messages persisted
+    }
+
     @Test func retriedClientOrderIdIsIdempotent() throws {
         let rig = try GatewayRig()
         defer { rig.shutdown() }

@@ -82,6 +82,7 @@ import Wire
         let slices = 6
         let per = (events.count + slices - 1) / slices
         let pg = try PGProbe(conninfo: conninfo, runner: runner)
+        defer { pg.close() }
         var kills = 0
         for s in 0..<slices {
             let slice = Array(events[(s * per)..<min(events.count, (s + 1) * per)])
@@ -174,6 +175,8 @@ final class PGProbe: @unchecked Sendable {
     }
 
     func value(_ sql: String) throws -> String? { try rows(sql).first?.first ?? nil }
+
+    func close() { try? runner.sync { self.pg.close() } }
 
     func replay(_ user: String) throws -> [String] {
         final class Box: @unchecked Sendable { var r: Result<(LedgerAccount, [String]), OrderStoreError>? }

@@ -49,4 +49,35 @@ import Wire
         #expect(try runner.sync { rows.r } == [["f:1"], ["f:2"], ["f:3"]])
         try runner.sync { box.store!.close() }
     }
+
+    @Test func outboxKeepsUndeliveredEventsAndDropsAcknowledgedOnes() throws {
+        let conninfo = try OrdersTestDB.freshConninfo()
+        let runner = try ClientLoopRunner()
+        defer { runner.shutdown() }
+        let box = Box()
+        let loop = runner.loop
+        try runner.sync {
+            let s = PostgresOrderStore(conninfo: conninfo, loop: loop, logger: ordersTestLogger)
+            box.store = s
+            s.prepare { _ in s.createUser("u", passwordHash: "h") { _ in box.users += 1 } }
+        }
+        #expect(runner.wait { box.users == 1 })
+        let ids = ["f:1", #"f:"odd,{id}\"#, "f:3"]
+        try runner.sync {
+            for (i, id) in ids.enumerated() {
+                box.store!.funds(LedgerEvent(eventId: id, userId: "u", body: .deposit(amount: Int64(i + 1)))) { box.funds[i] = $0 }
+            }
+        }
+        #expect(runner.wait { box.funds.count == 3 })
+        try runner.sync { box.store!.eventsDelivered([ids[0], ids[1]]) }
+        #expect(runner.wait { box.store!.isIdle })
+        final class Left: @unchecked Sendable { var events: [LedgerEvent]? }
+        let left = Left()
+        #expect(runner.wait(seconds: 5) {
+            box.store!.undeliveredEvents { left.events = try? $0.get() }
+            return left.events?.map(\.eventId) == ["f:3"]
+        })
+        #expect(try runner.sync { left.events?.first?.body } == .deposit(amount: 3))
+        try runner.sync { box.store!.close() }
+    }
 }

@@ -16,6 +16,7 @@ let ordersTestLogger: Logger = {
 
 enum OrdersTestDB {
     nonisolated(unsafe) static var counter = 0
+    nonisolated(unsafe) static var swept = false
 
     /// A conninfo whose search_path is a fresh, empty schema (tests never see each other's tables).
     static func freshConninfo() throws -> String {
@@ -27,10 +28,27 @@ enum OrdersTestDB {
         final class Box: @unchecked Sendable { var done: Result<PGResult, PGError>?; var pg: PostgresConnection? }
         let box = Box()
         let loop = runner.loop
+        let sweep = !swept
+        swept = true
         try runner.sync {
             let pg = PostgresConnection(conninfo: base, loop: loop, logger: ordersTestLogger)
             pg.connect()
-            pg.query("CREATE SCHEMA \(schema)") { box.done = $0 }
+            guard sweep else {
+                pg.query("CREATE SCHEMA \(schema)") { box.done = $0 }
+                box.pg = pg
+                return
+            }
+            // Schemas of test processes that are gone (the shared test database must not fill up); the CREATE is
+            // queued after the DROPs, so they are done when it completes.
+            pg.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'orders_t%'") { r in
+                for row in (try? r.get().rows) ?? [] {
+                    guard let name = row[0] ?? nil,
+                          let pid = Int32(name.dropFirst("orders_t".count).prefix { $0 != "_" }),
+                          kill(pid, 0) != 0 else { continue }
+                    pg.query("DROP SCHEMA IF EXISTS \(name) CASCADE") { _ in }
+                }
+                pg.query("CREATE SCHEMA \(schema)") { box.done = $0 }
+            }
             box.pg = pg
         }
         #expect(runner.wait { box.done != nil })
@@ -162,7 +180,8 @@ final class GatewayRig: @unchecked Sendable {
             s.fixPort = exchange.port
             s.senderCompID = "GATEWAY"
             s.targetCompID = "EXCHANGE"
-            store = PostgresOrderStore(conninfo: conninfo, loop: loop, logger: ordersTestLogger)
+            // Two write lanes: enough to exercise lane routing, light on the shared server's connection slots.
+            store = PostgresOrderStore(conninfo: conninfo, loop: loop, logger: ordersTestLogger, writeConnections: 2)
             bus = InProcessLedgerBus()
             gateway = OrderGateway(settings: s, symbols: symbols, store: store, publisher: bus, quotes: quotes,
                                    loop: loop, logger: ordersTestLogger)
