@@ -7,5 +7,7 @@ scripts/bootstrap.sh --test
 if [ -x scripts/services.sh ]; then
     eval "$(scripts/services.sh env)"
 fi
+# The executable too: some tests run `.build/debug/broker` as a child process (ledger kill -9).
+swift build --product broker
 swift build --build-tests
 swift test --skip-build "$@"
