@@ -17,15 +17,7 @@ final class ClientLoopRunner {
 
     /// Runs `body` on the loop and waits for its result.
     func sync<T>(_ body: @escaping () throws -> T) throws -> T {
-        nonisolated(unsafe) var result: Result<T, any Error>?
-        let sem = Semaphore()
-        nonisolated(unsafe) let b = body
-        loop.execute {
-            result = Result { try b() }
-            sem.signal()
-        }
-        sem.wait()
-        return try result!.get()
+        try loop.submitAndWait(body)
     }
 
     /// Polls `condition` on the loop every 10 ms until it holds or `seconds` pass (a deadline, not a sleep the
