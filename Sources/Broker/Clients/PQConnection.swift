@@ -2,7 +2,7 @@
 //
 // Owns: the PGconn pointer, the socket watch, the asynchronous connect (PQconnectStart + PQconnectPoll, following
 // the socket when libpq swaps it between attempts), PQsetnonblocking, sending (PQsendQueryParams, text parameters,
-// PQflush until done), receiving (PQconsumeInput, PQisBusy, PQgetResult until NULL), converting PGresult to
+// or in pipeline mode a named prepared statement per distinct parameterised SQL text, PQflush until done), receiving (PQconsumeInput, PQisBusy, PQgetResult until NULL), converting PGresult to
 // PGResult/PGError, and routing server notices to the logger. One statement in flight at a time.
 // Leaves the queue of statements, ordering and transactions to PostgresConnection.
 // (libpq docs: "Asynchronous Command Processing" 34.4, "Connection Control Functions" PQconnectStartParams 34.1.)
@@ -23,7 +23,8 @@ final class PQConnection: FDWatcher {
     private enum State { case connecting, open, dead }
     /// What the server still owes us, in order: a statement's results (ending with NULL), or a Sync's
     /// PGRES_PIPELINE_SYNC (pipeline mode only; not followed by NULL).
-    private enum Awaiting { case statement, sync }
+    /// `prepare`: the results of a PQsendPrepare sent just before its first execution (not reported on its own).
+    private enum Awaiting { case statement, sync, prepare(sql: String) }
 
     unowned let loop: EventLoop
     /// `PGconn *`; valid until deinit (PQfinish).
@@ -35,6 +36,16 @@ final class PQConnection: FDWatcher {
     private var awaiting: [Awaiting] = []
     private var awaitingHead = 0
     private(set) var statementsInFlight = 0
+    /// Statement names by SQL text (pipeline mode only): parsing and planning happen once per connection instead
+    /// of once per execution, which is most of the server's CPU for the order path's short statements.
+    /// A name is used only once its preparation succeeded (`ready`): statements sent while it is outstanding run
+    /// unprepared, so a failed preparation takes no later statement down with it.
+    private var prepared: [String: (name: String, ready: Bool)] = [:]
+    /// Why the last PQsendPrepare failed; reported for the execution that followed it (which the server skips).
+    private var prepareError: PGError?
+    private var preparedCount = 0
+    /// Distinct statements prepared per connection at most; later ones run unprepared.
+    static let maxPrepared = 256
     /// 1 = classic one-at-a-time; more = pipeline mode.
     let maxInFlight: Int
     private let onEvent: (Event) -> Void
@@ -82,16 +93,37 @@ final class PQConnection: FDWatcher {
         // it returns.
         let cParams: [UnsafeMutablePointer<CChar>?] = params.map { $0.map { strdup($0)! } }
         defer { for p in cParams { free(p) } }
+        // Prepared only in pipeline mode (the prepare and the execution go out back to back, no round trip) and
+        // only for parameterised SQL: a parameterless string may hold several statements, which cannot be prepared.
+        let known = maxInFlight > 1 && !params.isEmpty ? prepared[sql] : nil
+        var name = known?.ready == true ? known?.name : nil
+        var prepareSent = false
+        if known == nil, maxInFlight > 1, !params.isEmpty, prepared.count < Self.maxPrepared {
+            preparedCount += 1
+            let n = "broker_s\(preparedCount)"
+            guard PQsendPrepare(conn, n, sql, Int32(params.count), nil) == 1 else {
+                die(PGError(code: .connectionLost, message: Self.errorMessage(conn)))
+                return
+            }
+            prepared[sql] = (n, false)
+            name = n
+            prepareSent = true
+        }
         let ok = cParams.withUnsafeBufferPointer { values in
             values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { v in
-                PQsendQueryParams(conn, sql, Int32(params.count), nil, v.baseAddress, nil, nil, 0)
+                if let name {
+                    PQsendQueryPrepared(conn, name, Int32(params.count), v.baseAddress, nil, nil, 0)
+                } else {
+                    PQsendQueryParams(conn, sql, Int32(params.count), nil, v.baseAddress, nil, nil, 0)
+                }
             }
         }
+        if prepareSent { awaiting.append(.prepare(sql: sql)) }
         guard ok == 1, maxInFlight == 1 || PQpipelineSync(conn) == 1 else {
             // Nothing was queued (or, in pipeline mode, libpq can no longer queue): the connection is unusable
             // or the statement malformed; either way report it in order.
             let e = PGError(code: .sendFailed, message: Self.errorMessage(conn))
-            if PQstatus(conn) == CONNECTION_BAD || statementsInFlight > 0 {
+            if PQstatus(conn) == CONNECTION_BAD || statementsInFlight > 0 || prepareSent {
                 die(PGError(code: .connectionLost, message: e.message))
             } else {
                 onEvent(.completed(.failure(e)))
@@ -153,6 +185,17 @@ final class PQConnection: FDWatcher {
         results: while awaitingHead < awaiting.count && PQisBusy(conn) == 0 {
             let r = PQgetResult(conn)
             switch awaiting[awaitingHead] {
+            case .prepare(let sql):
+                guard let r else { popAwaiting(); continue }
+                if case .failure(let e) = Self.convert(r) {
+                    // The execution after it is aborted by the server (same Sync); it reports this instead, and
+                    // the text is prepared afresh next time.
+                    prepareError = e
+                    prepared[sql] = nil
+                } else {
+                    prepared[sql]?.ready = true
+                }
+                PQclear(r)
             case .sync:
                 guard let r else { break results }   // defensive: libpq sends no NULL before a Sync result
                 let status = PQresultStatus(r)
@@ -163,8 +206,10 @@ final class PQConnection: FDWatcher {
                     // NULL: this statement's results are complete (libpq 34.4: PQgetResult until NULL).
                     popAwaiting()
                     statementsInFlight -= 1
-                    let outcome = pending ?? .failure(PGError(code: .connectionLost, message: Self.errorMessage(conn)))
+                    var outcome = pending ?? .failure(PGError(code: .connectionLost, message: Self.errorMessage(conn)))
+                    if let e = prepareError, case .failure = outcome { outcome = .failure(e) }
                     pending = nil
+                    prepareError = nil
                     onEvent(.completed(outcome))
                     if state == .dead { return }
                     continue

@@ -147,10 +147,8 @@ public final class PostgresOrderStore: OrderStore {
         if u.status == .new && u.event == nil && u.newQty == nil {
             // The exchange's acknowledgement moves no money: a guarded status change is idempotent by itself
             // (a repeated or late New changes nothing), so it skips the executions row and the function call.
-            lane(u.orderId).write("UPDATE orders SET status = 'new', updated_at = now() WHERE order_id = $1 AND status = 'pending_new'",
-                                  [u.orderId]) { r in
-                completion(Self.map(r) { $0.rowsAffected == 1 })
-            }
+            // Acknowledgements gathered while a lane commits become one UPDATE in its next batch.
+            lane(u.orderId).acknowledge(u.orderId) { r in completion(r.mapError { OrderStoreError("\($0)") }) }
             return
         }
         lane(u.orderId).write("SELECT broker_apply_execution($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", [
@@ -222,13 +220,17 @@ public final class PostgresOrderStore: OrderStore {
     private func flushDelivered() {
         flushScheduled = false
         guard !delivered.isEmpty else { return }
-        // A text[] literal with every element quoted (PostgreSQL 8.15.6: backslash escapes inside quotes).
-        let literal = "{" + delivered.map { "\"" + $0.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"" }
-            .joined(separator: ",") + "}"
+        let literal = Self.textArray(delivered)
         delivered.removeAll(keepingCapacity: true)
         pg.query("DELETE FROM outbox WHERE event_id = ANY($1::text[])", [literal]) { [logger] r in
             if case .failure(let e) = r { logger.warning("outbox cleanup failed", metadata: ["error": "\(e)"]) }
         }
+    }
+
+    /// A text[] literal with every element quoted (PostgreSQL 8.15.6: backslash escapes inside quotes).
+    static func textArray(_ items: [String]) -> String {
+        "{" + items.map { "\"" + $0.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}"
     }
 
     // MARK: Decoding
@@ -263,25 +265,58 @@ public final class PostgresOrderStore: OrderStore {
 final class PostgresWriteLane {
     let pg: PostgresConnection
     private var batch: [(sql: String, params: [String?], completion: PGCompletion)] = []
+    /// Orders whose exchange acknowledgement (pending_new -> new) goes into the next batch, as one statement.
+    private var acks: [(orderId: String, completion: (Result<Bool, PGError>) -> Void)] = []
     private var scheduled = false
     private var inFlight = false
     private(set) var largestBatch = 0
 
     init(pg: PostgresConnection) { self.pg = pg }
 
-    var isIdle: Bool { batch.isEmpty && !inFlight && !scheduled && pg.pendingStatements == 0 }
+    var isIdle: Bool { batch.isEmpty && acks.isEmpty && !inFlight && !scheduled && pg.pendingStatements == 0 }
 
     /// Queues a write for the next batch.
     func write(_ sql: String, _ params: [String?], completion: @escaping PGCompletion) {
         batch.append((sql, params, completion))
+        schedule()
+    }
+
+    /// Queues moving an order from pending_new to new; the completion says whether this call changed it (a
+    /// repeated or late acknowledgement changes nothing).
+    func acknowledge(_ orderId: String, completion: @escaping (Result<Bool, PGError>) -> Void) {
+        acks.append((orderId, completion))
+        schedule()
+    }
+
+    private func schedule() {
         guard !scheduled, !inFlight else { return }
         scheduled = true
         pg.loop.schedule(afterNanos: 0) { [weak self] in self?.send() }
     }
 
+    /// Turns the gathered acknowledgements into one statement of the batch.
+    private func takeAcks() {
+        guard !acks.isEmpty else { return }
+        let items = acks
+        acks.removeAll(keepingCapacity: true)
+        let sql = "UPDATE orders SET status = 'new', updated_at = now() "
+            + "WHERE order_id = ANY($1::text[]) AND status = 'pending_new' RETURNING order_id"
+        batch.append((sql, [PostgresOrderStore.textArray(items.map(\.orderId))], { r in
+            switch r {
+            case .failure(let e): for i in items { i.completion(.failure(e)) }
+            case .success(let res):
+                // The first caller per order learns that it changed, as if each had run its own UPDATE.
+                var changed = Set(res.rows.compactMap { $0.first ?? nil })
+                for i in items { i.completion(.success(changed.remove(i.orderId) != nil)) }
+            }
+        }))
+    }
+
     private func send() {
         scheduled = false
-        guard !inFlight, !batch.isEmpty else { return }
+        guard !inFlight else { return }
+        takeAcks()
+        guard !batch.isEmpty else { return }
         let items = batch
         batch.removeAll(keepingCapacity: true)
         largestBatch = max(largestBatch, items.count)
@@ -289,7 +324,7 @@ final class PostgresWriteLane {
         let finished: () -> Void = { [weak self] in
             guard let self else { return }
             self.inFlight = false
-            if !self.batch.isEmpty { self.send() }
+            if !self.batch.isEmpty || !self.acks.isEmpty { self.send() }
         }
         if items.count == 1 {
             pg.query(items[0].sql, items[0].params) { r in

@@ -107,6 +107,35 @@ import Wire
         #expect(depth == 1 ? peak == 1 : peak > 1 && peak <= depth)
     }
 
+    /// Pipeline mode prepares each parameterised text once per connection; a text whose preparation fails
+    /// reports the server's error for that statement and is prepared afresh when used again.
+    @Test func pipelinePreparesOnceAndReportsPrepareErrors() throws {
+        let runner = try ClientLoopRunner()
+        defer { runner.shutdown() }
+        let box = Box()
+        try Self.connect(runner, box, depth: 64)
+        let record: PGCompletion = { box.results.append($0) }
+        let select = "SELECT v FROM later WHERE k = $1"
+        try runner.sync {
+            let pg = box.pg!
+            pg.query(select, ["a"], completion: record)                     // table missing: prepare fails
+            pg.query("CREATE TEMP TABLE later (k text PRIMARY KEY, v int)", completion: record)
+            pg.query("INSERT INTO later VALUES ($1, $2), ($3, $4)", ["a", "1", "b", "2"], completion: record)
+        }
+        #expect(runner.wait { box.results.count == 3 })
+        try runner.sync {
+            let pg = box.pg!
+            for k in ["a", "b", "a"] { pg.query(select, [k], completion: record) }
+            pg.query("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%FROM later%'", completion: record)
+        }
+        #expect(runner.wait { box.results.count == 7 })
+        let r = try runner.sync { box.results }
+        guard case .failure(let missing) = r[0] else { Issue.record("select on a missing table succeeded"); return }
+        #expect(missing.code == .server && missing.sqlState == "42P01")   // undefined_table, not "aborted"
+        #expect(try r[3...5].map { try $0.get().rows } == [[["1"]], [["2"]], [["1"]]])
+        #expect(try r[6].get().rows == [["1"]])   // the select, prepared once after the failure
+    }
+
     /// depth 1: one statement at a time; 64: libpq pipeline mode. Both must behave the same.
     @Test(arguments: [1, 64]) func brokenConnectionFailsQueuedStatements(depth: Int) throws {
         let runner = try ClientLoopRunner()

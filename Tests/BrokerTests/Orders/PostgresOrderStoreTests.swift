@@ -80,4 +80,65 @@ import Wire
         #expect(try runner.sync { left.events?.first?.body } == .deposit(amount: 3))
         try runner.sync { box.store!.close() }
     }
+
+    /// Exchange acknowledgements of one iteration go out as one statement per lane; each caller still learns
+    /// whether its own call moved the order (a repeated New changes nothing and says so).
+    @Test func acknowledgementsAreBatchedAndRepeatsChangeNothing() throws {
+        let conninfo = try OrdersTestDB.freshConninfo()
+        let runner = try ClientLoopRunner()
+        defer { runner.shutdown() }
+        final class Acks: @unchecked Sendable {
+            var placed = 0
+            var acks: [Int: Result<Bool, OrderStoreError>] = [:]
+            var statuses: [[String?]]?
+        }
+        let box = Box(), acks = Acks()
+        let loop = runner.loop
+        try runner.sync {
+            let s = PostgresOrderStore(conninfo: conninfo, loop: loop, logger: ordersTestLogger, writeConnections: 1)
+            box.store = s
+            s.prepare { _ in
+                s.createUser("u", passwordHash: "h") { _ in
+                    s.pg.query("UPDATE accounts SET cash = 100000000 WHERE user_id = 'u'") { _ in box.users += 1 }
+                }
+            }
+        }
+        #expect(runner.wait { box.users == 1 })
+        try runner.sync {
+            for i in 1...3 {
+                let o = StoredOrder(orderId: "o\(i)", userId: "u", clientOrderId: "c\(i)", symbol: "AAPL", side: .buy,
+                                    type: .limit, tif: .day, qty: 10, price: 1_000_000, reservePrice: 1_000_000)
+                let e = LedgerEvent(eventId: "p\(i)", userId: "u", body: .orderPlaced(
+                    orderId: o.orderId, symbol: o.symbol, side: .buy, qty: 10, reservePrice: 1_000_000))
+                box.store!.place(o, event: e) { r in if case .success(.placed) = r { acks.placed += 1 } }
+            }
+        }
+        #expect(runner.wait { acks.placed == 3 })
+        let before = try runner.sync { box.store!.pg.statementsSucceeded }
+        try runner.sync {
+            for (i, id) in ["o1", "o2", "o1", "o3"].enumerated() {
+                box.store!.apply(ExecutionUpdate(orderId: id, execId: "x\(i)", status: .new, filled: 0, avgPrice: 0)) {
+                    acks.acks[i] = $0
+                }
+            }
+        }
+        #expect(runner.wait { acks.acks.count == 4 })
+        let results = try runner.sync { acks.acks.sorted { $0.key < $1.key }.map { try? $0.value.get() } }
+        // o1 twice in one batch: one statement moves it once, and only the first call learns "changed".
+        #expect(results == [true, true, false, true])
+        #expect(try runner.sync { box.store!.pg.statementsSucceeded } == before + 1)   // four acknowledgements, one statement
+        try runner.sync {
+            box.store!.apply(ExecutionUpdate(orderId: "o2", execId: "x9", status: .new, filled: 0, avgPrice: 0)) {
+                acks.acks[9] = $0
+            }
+        }
+        #expect(runner.wait { acks.acks[9] != nil })
+        #expect(try runner.sync { try acks.acks[9]?.get() } == false)
+        try runner.sync {
+            box.store!.pg.query("SELECT order_id, status FROM orders ORDER BY order_id") { acks.statuses = try? $0.get().rows }
+        }
+        #expect(runner.wait { acks.statuses != nil })
+        #expect(try runner.sync { acks.statuses } == [["o1", "new"], ["o2", "new"], ["o3", "new"]])
+        try runner.sync { box.store!.close() }
+    }
 }
