@@ -7,8 +7,9 @@
 // Orders are resting DAY limit buys 5% under the simulator's price over 100 symbols and U users, so each order
 // costs one reservation transaction, one D, one 8 (New) and one order update. Bench users get their cash by a
 // direct UPDATE (no ledger runs during the bench; ledger events are discarded after the outbox cleanup they
-// cause). Reported: throughput, REST latency (request to 201: the gateway's ack, after the commit and the D),
-// and request-to-exchange-ack latency (35=8 New applied), p50/p90/p99/p99.9/max.
+// cause). PostgreSQL runs use a schema of their own (`broker_bench`), created afresh each run. Reported:
+// throughput, REST latency (request to 201: the gateway's ack, after the commit and the D), and
+// request-to-exchange-ack latency (35=8 New applied), p50/p90/p99/p99.9/max.
 //
 //   broker bench --orders 50000 [--connections 64] [--users 64] [--storage postgres|journal] [--json]
 //                [--set postgres.conninfo=...]
@@ -76,7 +77,8 @@ public enum OrderBench {
             var tokens: [String] = []
         }
         let rig = Rig()
-        let conninfo = ctx.config.string("postgres.conninfo")
+        var conninfo = ctx.config.string("postgres.conninfo")
+        if storage != "journal" { conninfo = try freshSchema(conninfo, loop: gwLoop, logger: logger) }
         let journal = "/tmp/broker-order-bench-\(getpid()).journal"
         defer { unlink(journal) }
         let started = Semaphore()
@@ -176,6 +178,36 @@ public enum OrderBench {
             rig.listener?.close()
         }
         try? exLoop.submitAndWait { exchange?.stop() }
+    }
+}
+
+extension OrderBench {
+    /// Schema every run starts from (dropped and created afresh): runs are repeatable and leave no resting orders
+    /// behind for the next run's gateway to reload.
+    static let schema = "broker_bench"
+
+    /// Recreates `schema` and returns `conninfo` with it as the search path.
+    static func freshSchema(_ conninfo: String, loop: EventLoop, logger: Logger) throws -> String {
+        final class Box: @unchecked Sendable { var pg: PostgresConnection?; var done: Result<PGResult, PGError>? }
+        let box = Box(), done = Semaphore()
+        try loop.submitAndWait {
+            let pg = PostgresConnection(conninfo: conninfo, loop: loop, logger: logger)
+            box.pg = pg
+            pg.connect()
+            pg.query("DROP SCHEMA IF EXISTS \(schema) CASCADE") { _ in }
+            pg.query("CREATE SCHEMA \(schema)") { r in
+                box.done = r
+                done.signal()
+            }
+        }
+        done.wait()
+        try loop.submitAndWait { box.pg?.close() }
+        if case .failure(let e) = box.done! { throw RoleError("bench: schema \(schema): \(e)") }
+        // libpq: key=value conninfo takes another pair; a URI takes a query parameter (percent-encoded '=').
+        if conninfo.contains("://") {
+            return conninfo + (conninfo.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)"
+        }
+        return conninfo + " options='-csearch_path=\(schema)'"
     }
 }
 
