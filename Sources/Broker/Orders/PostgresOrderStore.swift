@@ -229,8 +229,19 @@ public final class PostgresOrderStore: OrderStore {
 
     /// A text[] literal with every element quoted (PostgreSQL 8.15.6: backslash escapes inside quotes).
     static func textArray(_ items: [String]) -> String {
-        "{" + items.map { "\"" + $0.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"" }
-            .joined(separator: ",") + "}"
+        var out = "{"
+        out.reserveCapacity(items.reduce(2) { $0 + $1.utf8.count + 3 })
+        for (i, item) in items.enumerated() {
+            if i > 0 { out += "," }
+            out += "\""
+            if item.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                out += item.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+            } else {
+                out += item
+            }
+            out += "\""
+        }
+        return out + "}"
     }
 
     // MARK: Decoding
