@@ -86,8 +86,8 @@ final class PQConnection: FDWatcher {
     var canSend: Bool { state == .open && statementsInFlight < maxInFlight }
 
     /// Sends one statement with text parameters. Only when `canSend`; the outcome arrives as `.completed`, in
-    /// send order.
-    func send(_ sql: String, _ params: [String?]) {
+    /// send order. `prepare: false` runs it unnamed (parsed and planned with its values) even in pipeline mode.
+    func send(_ sql: String, _ params: [String?], prepare: Bool = true) {
         precondition(canSend, "send without capacity")
         // libpq copies parameter values into its output buffer during the call, so they only need to live until
         // it returns.
@@ -95,10 +95,11 @@ final class PQConnection: FDWatcher {
         defer { for p in cParams { free(p) } }
         // Prepared only in pipeline mode (the prepare and the execution go out back to back, no round trip) and
         // only for parameterised SQL: a parameterless string may hold several statements, which cannot be prepared.
-        let known = maxInFlight > 1 && !params.isEmpty ? prepared[sql] : nil
+        let preparable = prepare && maxInFlight > 1 && !params.isEmpty
+        let known = preparable ? prepared[sql] : nil
         var name = known?.ready == true ? known?.name : nil
         var prepareSent = false
-        if known == nil, maxInFlight > 1, !params.isEmpty, prepared.count < Self.maxPrepared {
+        if known == nil, preparable, prepared.count < Self.maxPrepared {
             preparedCount += 1
             let n = "broker_s\(preparedCount)"
             guard PQsendPrepare(conn, n, sql, Int32(params.count), nil) == 1 else {

@@ -28,7 +28,7 @@ public final class PostgresConnection {
     private let logger: Logger
     private var connection: PQConnection?
     private var connected = false
-    private var queue: [(sql: String, params: [String?], completion: PGCompletion)] = []
+    private var queue: [(sql: String, params: [String?], planEachTime: Bool, completion: PGCompletion)] = []
     private var queueHead = 0
     /// Completions of statements sent and not yet answered, in send order.
     private var inFlight: [PGCompletion] = []
@@ -81,8 +81,14 @@ public final class PostgresConnection {
     public var pendingStatements: Int { queue.count - queueHead + inFlight.count - inFlightHead }
 
     /// Runs `sql` with `$1...$n` text parameters (nil = NULL) after every statement submitted before it.
-    /// - Parameter completion: called on the loop thread with the rows, or a `PGError` (SQLSTATE in `sqlState`).
-    public func query(_ sql: String, _ params: [String?] = [], completion: @escaping PGCompletion) {
+    /// - Parameters:
+    ///   - planEachTime: never run it as a prepared statement. In pipeline mode a parameterised text is prepared
+    ///     once per connection and may then run with a generic plan; a statement whose best plan depends on its
+    ///     values (an array of keys: index lookups, but a sequential scan in a generic plan made while the table
+    ///     was small) must be planned with them every time.
+    ///   - completion: called on the loop thread with the rows, or a `PGError` (SQLSTATE in `sqlState`).
+    public func query(_ sql: String, _ params: [String?] = [], planEachTime: Bool = false,
+                      completion: @escaping PGCompletion) {
         if closed {
             completion(.failure(PGError(code: .closed, message: "connection closed")))
             return
@@ -97,7 +103,7 @@ public final class PostgresConnection {
             completion(.failure(PGError(code: .overloaded, message: "\(pendingStatements) statements waiting")))
             return
         }
-        queue.append((sql, params, completion))
+        queue.append((sql, params, planEachTime, completion))
         pump()
     }
 
@@ -108,6 +114,12 @@ public final class PostgresConnection {
     /// becomes a ROLLBACK; the completion gets the first error. On success it gets one result per statement.
     public func transaction(_ statements: [(sql: String, params: [String?])],
                             completion: @escaping (Result<[PGResult], PGError>) -> Void) {
+        transaction(statements.map { ($0.sql, $0.params, false) }, completion: completion)
+    }
+
+    /// `transaction` with `planEachTime` (see `query`) per statement.
+    func transaction(_ statements: [(sql: String, params: [String?], planEachTime: Bool)],
+                     completion: @escaping (Result<[PGResult], PGError>) -> Void) {
         final class Collector {
             var results: [PGResult] = []
             var firstError: PGError?
@@ -124,7 +136,7 @@ public final class PostgresConnection {
             }
         }
         query("BEGIN", completion: record)
-        for s in statements { query(s.sql, s.params, completion: record) }
+        for s in statements { query(s.sql, s.params, planEachTime: s.planEachTime, completion: record) }
         query("COMMIT") { r in
             if let e = c.firstError { completion(.failure(e)); return }
             switch r {
@@ -208,7 +220,7 @@ public final class PostgresConnection {
             }
             inFlight.append(next.completion)
             peakInFlight = max(peakInFlight, inFlight.count - inFlightHead)
-            c.send(next.sql, next.params)
+            c.send(next.sql, next.params, prepare: !next.planEachTime)
         }
     }
 }

@@ -222,7 +222,7 @@ public final class PostgresOrderStore: OrderStore {
         guard !delivered.isEmpty else { return }
         let literal = Self.textArray(delivered)
         delivered.removeAll(keepingCapacity: true)
-        pg.query("DELETE FROM outbox WHERE event_id = ANY($1::text[])", [literal]) { [logger] r in
+        pg.query("DELETE FROM outbox WHERE event_id = ANY($1::text[])", [literal], planEachTime: true) { [logger] r in
             if case .failure(let e) = r { logger.warning("outbox cleanup failed", metadata: ["error": "\(e)"]) }
         }
     }
@@ -275,7 +275,7 @@ public final class PostgresOrderStore: OrderStore {
 /// cost one WAL flush each, ~4 ms here).
 final class PostgresWriteLane {
     let pg: PostgresConnection
-    private var batch: [(sql: String, params: [String?], completion: PGCompletion)] = []
+    private var batch: [(sql: String, params: [String?], planEachTime: Bool, completion: PGCompletion)] = []
     /// Orders whose exchange acknowledgement (pending_new -> new) goes into the next batch, as one statement.
     private var acks: [(orderId: String, completion: (Result<Bool, PGError>) -> Void)] = []
     private var scheduled = false
@@ -288,7 +288,7 @@ final class PostgresWriteLane {
 
     /// Queues a write for the next batch.
     func write(_ sql: String, _ params: [String?], completion: @escaping PGCompletion) {
-        batch.append((sql, params, completion))
+        batch.append((sql, params, false, completion))
         schedule()
     }
 
@@ -312,7 +312,8 @@ final class PostgresWriteLane {
         acks.removeAll(keepingCapacity: true)
         let sql = "UPDATE orders SET status = 'new', updated_at = now() "
             + "WHERE order_id = ANY($1::text[]) AND status = 'pending_new' RETURNING order_id"
-        batch.append((sql, [PostgresOrderStore.textArray(items.map(\.orderId))], { r in
+        // Planned with the ids every time: a generic plan made while the table was small scans it.
+        batch.append((sql, [PostgresOrderStore.textArray(items.map(\.orderId))], true, { r in
             switch r {
             case .failure(let e): for i in items { i.completion(.failure(e)) }
             case .success(let res):
@@ -338,13 +339,13 @@ final class PostgresWriteLane {
             if !self.batch.isEmpty || !self.acks.isEmpty { self.send() }
         }
         if items.count == 1 {
-            pg.query(items[0].sql, items[0].params) { r in
+            pg.query(items[0].sql, items[0].params, planEachTime: items[0].planEachTime) { r in
                 items[0].completion(r)
                 finished()
             }
             return
         }
-        pg.transaction(items.map { ($0.sql, $0.params) }) { [weak self] r in
+        pg.transaction(items.map { ($0.sql, $0.params, $0.planEachTime) }) { [weak self] r in
             defer { finished() }
             switch r {
             case .success(let results):
@@ -354,7 +355,9 @@ final class PostgresWriteLane {
                 // it: run each on its own so only the failing one fails (every write is idempotent and nothing of
                 // the batch was committed).
                 guard let self else { return }
-                for item in items { self.pg.query(item.sql, item.params, completion: item.completion) }
+                for item in items {
+                    self.pg.query(item.sql, item.params, planEachTime: item.planEachTime, completion: item.completion)
+                }
             case .failure(let e):
                 for item in items { item.completion(.failure(e)) }
             }

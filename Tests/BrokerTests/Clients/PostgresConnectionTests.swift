@@ -107,8 +107,9 @@ import Wire
         #expect(depth == 1 ? peak == 1 : peak > 1 && peak <= depth)
     }
 
-    /// Pipeline mode prepares each parameterised text once per connection; a text whose preparation fails
-    /// reports the server's error for that statement and is prepared afresh when used again.
+    /// Pipeline mode prepares each parameterised text once per connection (unless planned each time); a text
+    /// whose preparation fails reports the server's error for that statement and is prepared afresh when used
+    /// again.
     @Test func pipelinePreparesOnceAndReportsPrepareErrors() throws {
         let runner = try ClientLoopRunner()
         defer { runner.shutdown() }
@@ -126,14 +127,16 @@ import Wire
         try runner.sync {
             let pg = box.pg!
             for k in ["a", "b", "a"] { pg.query(select, [k], completion: record) }
+            for _ in 0..<2 { pg.query("SELECT k FROM later WHERE k = ANY($1::text[])", ["{a}"], planEachTime: true, completion: record) }
             pg.query("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%FROM later%'", completion: record)
         }
-        #expect(runner.wait { box.results.count == 7 })
+        #expect(runner.wait { box.results.count == 9 })
         let r = try runner.sync { box.results }
         guard case .failure(let missing) = r[0] else { Issue.record("select on a missing table succeeded"); return }
         #expect(missing.code == .server && missing.sqlState == "42P01")   // undefined_table, not "aborted"
         #expect(try r[3...5].map { try $0.get().rows } == [[["1"]], [["2"]], [["1"]]])
-        #expect(try r[6].get().rows == [["1"]])   // the select, prepared once after the failure
+        #expect(try r[6...7].map { try $0.get().rows } == [[["a"]], [["a"]]])
+        #expect(try r[8].get().rows == [["1"]])   // the select, prepared once after the failure; not the ANY one
     }
 
     /// depth 1: one statement at a time; 64: libpq pipeline mode. Both must behave the same.
