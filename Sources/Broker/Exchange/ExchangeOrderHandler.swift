@@ -10,7 +10,8 @@
 // Conventions: OrderID(37) is the engine's order id in decimal; ExecID(17) is "T<n>" for fills (the
 // book's per-side exec id, unique per engine) and "E<n>" for every other report. GTC is treated as DAY
 // (the simulator has no session end); FOK and other time-in-force values are rejected. Orders rest
-// across a peer's reconnect; reports produced while it is away are not queued (known gap).
+// across a peer's reconnect; reports produced while it is away wait in the session's store (on disk for order
+// peers, ExchangeSettings) and are resent when it asks (FIX ResendRequest).
 // A D whose ClOrdID the session already used is a resend (PossResend(97), PossDup(43), or a gateway recovering
 // from a crash between its commit and its send): it gets the order's current state as an order status report
 // (ExecType I), or a reject again for a ClOrdID refused before, never a second order.
