@@ -10,6 +10,11 @@
 // FIX ClOrdID: the order id for the NewOrderSingle, `<order id>.<n>` for the n-th cancel/replace, so any
 // report maps back to its order by the text before the first '.' (FIX 4.4 Vol. 4: each request carries a
 // new ClOrdID, OrigClOrdID names the order's previous one).
+//
+// Crash window: an order committed but never acknowledged (a crash between the commit and 35=D, or before the
+// ack was stored) is still `pending_new`; every logon resends its D with PossResend(97)=Y and the same ClOrdID,
+// which the exchange answers with the order's state when it has it (ExecType I) and takes as new when it does
+// not.
 public import FIX
 public import Logging
 public import Wire
@@ -240,16 +245,37 @@ public final class OrderGateway: FIXApplication {
     }
 
     func sendNew(_ o: StoredOrder) {
-        let msg = FIXNewOrderSingle(
-            clOrdID: o.orderId, account: o.userId, symbol: o.symbol, side: o.side == .buy ? .buy : .sell,
-            ordType: o.type == .limit ? .limit : .market, orderQty: o.qty, price: o.price,
-            timeInForce: o.tif == .day ? .day : .immediateOrCancel, transactTime: FIXTimestamp(nanoseconds: Int64(now)))
-        if initiator?.connection.send(msg) == nil {
+        if initiator?.connection.send(newOrderSingle(o)) == nil {
             // Logged out between the check and the commit: release the reservation through a rejection.
             reject(o.orderId, execId: "gw:\(o.orderId):nosession", reason: "exchange_unavailable")
         } else {
             stats.sentToExchange &+= 1
         }
+    }
+
+    func newOrderSingle(_ o: StoredOrder) -> FIXNewOrderSingle {
+        FIXNewOrderSingle(
+            clOrdID: o.orderId, account: o.userId, symbol: o.symbol, side: o.side == .buy ? .buy : .sell,
+            ordType: o.type == .limit ? .limit : .market, orderQty: o.qty, price: o.price,
+            timeInForce: o.tif == .day ? .day : .immediateOrCancel, transactTime: FIXTimestamp(nanoseconds: Int64(now)))
+    }
+
+    /// Resends the D of every order the exchange has not acknowledged, with PossResend(97)=Y and the same ClOrdID
+    /// (FIX 4.4 Vol. 1 "Possible Resend"): the exchange answers with the order's state if it already has it, so a
+    /// D that never left (a crash between the commit and the send) goes out exactly once.
+    func resendUnacknowledged() {
+        guard let c = initiator?.connection else { return }
+        var n = 0
+        for l in live.values where l.order.status == .pendingNew {
+            let msg = newOrderSingle(l.order)
+            let sent = c.send(.newOrderSingle) { e in
+                e.field(FIXTag.possResend, bool: true)   // header field: written right after SendingTime
+                msg.encode(into: &e)
+            }
+            if sent != nil { n += 1 }
+        }
+        stats.resentToExchange &+= UInt64(n)
+        if n > 0 { logger.notice("resent unacknowledged orders", metadata: ["orders": "\(n)"]) }
     }
 
     /// Rejects a live order on the gateway's own authority (no exchange report will come).
@@ -348,6 +374,7 @@ public final class OrderGateway: FIXApplication {
 
     public func fixConnectionDidLogOn(_ connection: FIXConnection) {
         logger.notice("exchange session logged on")
+        resendUnacknowledged()
     }
 
     public func fixConnectionDidDisconnect(_ connection: FIXConnection, reason: FIXDisconnectReason?) {
@@ -420,9 +447,48 @@ public final class OrderGateway: FIXApplication {
             apply(l, execId: r.execID, lastQty: nil, lastPx: nil,
                   event: .orderReplaced(orderId: oid, qty: l.order.qty, reservePrice: l.order.reservePrice),
                   name: "ORDER_REPLACED")
+        case .orderStatus:
+            handleStatus(r, l)
         default:
             live[orderId] = l
             _ = uid
+        }
+    }
+
+    /// An order status report (ExecType I), the exchange's answer to a resent D for an order it has: brings a
+    /// `pending_new` order up to what the exchange says. Reports the session missed come before it (sequence
+    /// order), so fills it shows beyond ours were lost with a reset session: applied as one execution.
+    private func handleStatus(_ r: FIXExecutionReport, _ l: LiveOrder) {
+        var l = l
+        let oid = l.order.orderId
+        if let c = r.clOrdID { l.currentClOrdID = c }
+        if r.ordStatus == .canceled || r.ordStatus == .expired {
+            l.order.status = .canceled
+            apply(l, execId: r.execID, lastQty: nil, lastPx: nil, event: .orderCanceled(orderId: oid), name: "ORDER_CANCELED")
+        } else if r.ordStatus == .rejected {
+            l.order.status = .rejected
+            l.order.rejectReason = r.text ?? "rejected by the exchange"
+            apply(l, execId: r.execID, lastQty: nil, lastPx: nil,
+                  event: .orderRejected(orderId: oid, reason: l.order.rejectReason ?? ""), name: "ORDER_REJECTED")
+        } else if r.cumQty > l.order.filled {
+            let lastQty = r.cumQty - l.order.filled
+            // What the missed fills cost in total, from the average prices before and after (1e-4 units).
+            let lastPx = (r.avgPx * r.cumQty - l.order.avgPrice * l.order.filled) / lastQty
+            l.order.filled = r.cumQty
+            l.order.avgPrice = r.avgPx
+            let final = r.leavesQty == 0
+            l.order.status = final ? .filled : .partiallyFilled
+            let execId = "I\(r.orderID):\(r.cumQty)"   // the same status seen twice is one execution
+            let body: LedgerEvent.Body = final
+                ? .orderFilled(orderId: oid, execId: execId, price: lastPx, qty: lastQty)
+                : .orderPartiallyFilled(orderId: oid, execId: execId, price: lastPx, qty: lastQty)
+            apply(l, execId: execId, lastQty: lastQty, lastPx: lastPx, event: body,
+                  name: final ? "ORDER_FILLED" : "ORDER_PARTIALLY_FILLED")
+        } else if l.order.status == .pendingNew {
+            l.order.status = .new
+            apply(l, execId: r.execID, lastQty: nil, lastPx: nil, event: nil, name: "ORDER_ACCEPTED")
+        } else {
+            live[oid] = l
         }
     }
 
@@ -467,6 +533,8 @@ public struct GatewayStats: Sendable {
     public var riskRejects: UInt64 = 0
     public var accountRejects: UInt64 = 0
     public var sentToExchange: UInt64 = 0
+    /// NewOrderSingles resent with PossResend for orders still `pending_new` at logon.
+    public var resentToExchange: UInt64 = 0
     public var reports: UInt64 = 0
     public var unknownReports: UInt64 = 0
     public var duplicateReports: UInt64 = 0
