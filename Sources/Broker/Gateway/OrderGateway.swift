@@ -11,10 +11,11 @@
 // report maps back to its order by the text before the first '.' (FIX 4.4 Vol. 4: each request carries a
 // new ClOrdID, OrigClOrdID names the order's previous one).
 //
-// Crash window: an order committed but never acknowledged (a crash between the commit and 35=D, or before the
+// Crash windows: an order committed but never acknowledged (a crash between the commit and 35=D, or before the
 // ack was stored) is still `pending_new`; every logon resends its D with PossResend(97)=Y and the same ClOrdID,
 // which the exchange answers with the order's state when it has it (ExecType I) and takes as new when it does
-// not.
+// not. A cancel/replace that needs more holds the extra in the store before 35=G (OrderStore.swift); a
+// CancelReject gives it back, the Replaced report hands it to the ledger, an ended order releases it.
 public import FIX
 public import Logging
 public import Wire
@@ -294,12 +295,17 @@ public final class OrderGateway: FIXApplication {
         amend(userId: userId, orderId: orderId, qty: nil, price: nil, done)
     }
 
-    /// Sends a cancel/replace (G): new total `qty` and/or limit `price`. Replaces that would need a larger
-    /// reservation are refused (`replace_increases_reservation`): place a new order instead.
+    /// Sends a cancel/replace (G): new total `qty` and/or limit `price`. A replace that needs a larger reservation
+    /// (more shares, or more cash at the new price) first holds the extra in the store: refused with
+    /// `insufficient_funds` / `insufficient_holdings` and nothing changed when the account cannot cover it, and
+    /// `replace_pending` while another such replace of the order is unanswered.
     public func replace(userId: String, orderId: String, qty: Int64?, price: Int64?,
                         _ done: @escaping (Result<StoredOrder, Refusal>) -> Void) {
         amend(userId: userId, orderId: orderId, qty: qty, price: price, done)
     }
+
+    static let replacePending = Refusal(status: 409, code: "replace_pending",
+                                        message: "a replace of this order is still unanswered; retry after it")
 
     private func amend(userId: String, orderId: String, qty: Int64?, price: Int64?,
                        _ done: @escaping (Result<StoredOrder, Refusal>) -> Void) {
@@ -317,6 +323,7 @@ public final class OrderGateway: FIXApplication {
         }
         guard exchangeConnected else { done(.failure(.exchangeUnavailable)); return }
         var o = l.order
+        var extra: Int64 = 0
         if replacing {
             guard o.type == .limit else {
                 done(.failure(Refusal(status: 422, code: "invalid_replace", message: "only limit orders can be replaced")))
@@ -332,41 +339,94 @@ public final class OrderGateway: FIXApplication {
                 done(.failure(Refusal(status: 422, code: "invalid_quantity", message: "new quantity must exceed the filled quantity")))
                 return
             }
+            // One replace at a time while one holds an extra: its OrigClOrdID chain is not settled yet.
+            guard o.replaceHold == 0 else { done(.failure(Self.replacePending)); return }
             let oldNeed = o.side == .buy
-                ? LedgerAccount.buyReservation(qty: o.qty - o.filled, reservePrice: o.reservePrice) ?? .max : o.qty
+                ? LedgerAccount.buyReservation(qty: o.qty - o.filled, reservePrice: o.reservePrice) : o.qty - o.filled
             let newNeed = o.side == .buy
-                ? LedgerAccount.buyReservation(qty: newQty - o.filled, reservePrice: newPrice) ?? .max : newQty
-            guard newNeed <= oldNeed else {
-                done(.failure(Refusal(status: 422, code: "replace_increases_reservation",
-                                      message: "a replace may not need more cash or shares than the order reserved; place a new order")))
+                ? LedgerAccount.buyReservation(qty: newQty - o.filled, reservePrice: newPrice) : newQty - o.filled
+            let value = FixedPointDecimal.cashValue(price: newPrice, qty: newQty, rounding: .up)
+            guard let oldNeed, let newNeed, RiskCheck.orderValue(value, limits: risk.limits) == nil else {
+                done(.failure(.risk(.maxOrderValue)))
                 return
             }
+            extra = newNeed - oldNeed
             o.qty = newQty
             o.price = newPrice
         }
-        store.bumpAmendSeq(orderId) { [self] r in
-            guard case .success(let seq) = r, var current = live[orderId] else {
+        guard extra > 0 else {
+            store.bumpAmendSeq(orderId) { [self] r in
+                guard case .success(let seq) = r else { done(.failure(.storeUnavailable)); return }
+                sendAmend(orderId, seq: seq, replacing: replacing, o, done)
+            }
+            return
+        }
+        // Reserve the extra before the G leaves, in one transaction with the check (as `place` does).
+        store.holdReplace(l.order, extra: extra) { [self] r in
+            switch r {
+            case .failure(let e):
+                logger.warning("replace hold failed", metadata: ["error": "\(e)"])
                 done(.failure(.storeUnavailable))
-                return
+            case .success(.refused(let code)):
+                stats.accountRejects &+= 1
+                done(.failure(.risk(code)))
+            case .success(.conflict):
+                done(.failure(Self.replacePending))
+            case .success(.held(let seq)):
+                guard var current = live[orderId] else {
+                    // It ended while the hold was written: nothing to replace, give the extra back.
+                    store.releaseReplace(l.order, amendSeq: seq) { _ in }
+                    done(.failure(Refusal(status: 409, code: "order_not_open", message: "the order has ended")))
+                    return
+                }
+                current.order.replaceHold = extra
+                current.order.replaceHoldSeq = seq
+                live[orderId] = current
+                sendAmend(orderId, seq: seq, replacing: true, o, done)
             }
-            let newID = clOrdID(orderId, seq)
-            let side: FIXSide = o.side == .buy ? .buy : .sell
-            let t = FIXTimestamp(nanoseconds: Int64(now))
-            let sent: Int?
-            if replacing {
-                sent = initiator?.connection.send(FIXOrderCancelReplaceRequest(
-                    orderID: current.exchangeOrderId, origClOrdID: current.currentClOrdID, clOrdID: newID,
-                    symbol: o.symbol, side: side, ordType: .limit, orderQty: o.qty, price: o.price,
-                    timeInForce: o.tif == .day ? .day : .immediateOrCancel, transactTime: t))
-            } else {
-                sent = initiator?.connection.send(FIXOrderCancelRequest(
-                    origClOrdID: current.currentClOrdID, clOrdID: newID, orderID: current.exchangeOrderId,
-                    symbol: o.symbol, side: side, orderQty: current.order.qty, transactTime: t))
+        }
+    }
+
+    /// Sends the F or G numbered `seq` for `o` (the amended order: new qty and price for a G).
+    private func sendAmend(_ orderId: String, seq: Int, replacing: Bool, _ o: StoredOrder,
+                           _ done: @escaping (Result<StoredOrder, Refusal>) -> Void) {
+        guard var current = live[orderId] else { done(.failure(.storeUnavailable)); return }
+        let newID = clOrdID(orderId, seq)
+        let side: FIXSide = o.side == .buy ? .buy : .sell
+        let t = FIXTimestamp(nanoseconds: Int64(now))
+        let sent: Int?
+        if replacing {
+            sent = initiator?.connection.send(FIXOrderCancelReplaceRequest(
+                orderID: current.exchangeOrderId, origClOrdID: current.currentClOrdID, clOrdID: newID,
+                symbol: o.symbol, side: side, ordType: .limit, orderQty: o.qty, price: o.price,
+                timeInForce: o.tif == .day ? .day : .immediateOrCancel, transactTime: t))
+        } else {
+            sent = initiator?.connection.send(FIXOrderCancelRequest(
+                origClOrdID: current.currentClOrdID, clOrdID: newID, orderID: current.exchangeOrderId,
+                symbol: o.symbol, side: side, orderQty: current.order.qty, transactTime: t))
+        }
+        guard sent != nil else {
+            releaseHold(orderId, seq: seq)
+            done(.failure(.exchangeUnavailable))
+            return
+        }
+        current.order.amendSeq = seq
+        live[orderId] = current
+        done(.success(current.order))
+    }
+
+    /// Gives back the live order's replace hold when it belongs to replace `seq` (refused, or never sent).
+    func releaseHold(_ orderId: String, seq: Int) {
+        guard var l = live[orderId], l.order.replaceHold > 0, l.order.replaceHoldSeq == seq else { return }
+        let o = l.order
+        l.order.replaceHold = 0
+        l.order.replaceHoldSeq = 0
+        live[orderId] = l
+        store.releaseReplace(o, amendSeq: seq) { [logger] r in
+            // Left held, the order refuses replaces that need more until a restart reloads it.
+            if case .failure(let e) = r {
+                logger.error("replace hold not released", metadata: ["order": "\(orderId)", "error": "\(e)"])
             }
-            guard sent != nil else { done(.failure(.exchangeUnavailable)); return }
-            current.order.amendSeq = seq
-            live[orderId] = current
-            done(.success(current.order))
         }
     }
 
@@ -444,9 +504,16 @@ public final class OrderGateway: FIXApplication {
             if let p = r.price { l.order.price = p; l.order.reservePrice = p }
             l.order.status = .replaced
             if let c = r.clOrdID { l.currentClOrdID = c }
+            // The replace that held an extra took effect: the hold travels to the ledger with the event.
+            var held: Int64 = 0, kept: Int?
+            if l.order.replaceHold > 0, r.clOrdID == clOrdID(oid, l.order.replaceHoldSeq) {
+                (held, kept) = (l.order.replaceHold, l.order.replaceHoldSeq)
+                l.order.replaceHold = 0
+                l.order.replaceHoldSeq = 0
+            }
             apply(l, execId: r.execID, lastQty: nil, lastPx: nil,
-                  event: .orderReplaced(orderId: oid, qty: l.order.qty, reservePrice: l.order.reservePrice),
-                  name: "ORDER_REPLACED")
+                  event: .orderReplaced(orderId: oid, qty: l.order.qty, reservePrice: l.order.reservePrice, held: held),
+                  name: "ORDER_REPLACED", keptHoldSeq: kept)
         case .orderStatus:
             handleStatus(r, l)
         default:
@@ -493,9 +560,9 @@ public final class OrderGateway: FIXApplication {
     }
 
     /// Updates the live table now (later reports build on it), then persists the update and, once committed,
-    /// publishes its event and notifies the user.
+    /// publishes its event and notifies the user. An order that ends with a replace hold gives it back.
     private func apply(_ l: LiveOrder, execId: String, lastQty: Int64?, lastPx: Int64?, event body: LedgerEvent.Body?,
-                       name: String) {
+                       name: String, keptHoldSeq: Int? = nil) {
         let o = l.order
         if o.status.isTerminal { live[o.orderId] = nil } else { live[o.orderId] = l }
         let event = body.map {
@@ -505,11 +572,15 @@ public final class OrderGateway: FIXApplication {
                                      filled: o.filled, avgPrice: o.avgPrice,
                                      newQty: name == "ORDER_REPLACED" ? o.qty : nil,
                                      newPrice: name == "ORDER_REPLACED" ? o.price : nil,
-                                     reason: o.rejectReason, event: event)
+                                     reason: o.rejectReason, event: event, keptHoldSeq: keptHoldSeq)
         store.apply(update) { [self] r in
             switch r {
             case .success(true):
                 if let event { publisher?.publish(event) }
+                if o.status.isTerminal && o.replaceHold > 0 {
+                    // A crash before this release is caught by the store's `prepare`.
+                    store.releaseReplace(o, amendSeq: nil) { _ in }
+                }
                 notify(o, event: name, lastQty: lastQty, lastPx: lastPx)
             case .success(false):
                 stats.duplicateReports &+= 1
@@ -523,6 +594,10 @@ public final class OrderGateway: FIXApplication {
     func handleCancelReject(_ r: FIXOrderCancelReject) {
         let orderId = Self.baseOrderId(r.origClOrdID)
         guard let l = live[orderId] else { return }
+        // A refused replace that held an extra gives it back.
+        if l.order.replaceHold > 0, r.clOrdID == clOrdID(orderId, l.order.replaceHoldSeq) {
+            releaseHold(orderId, seq: l.order.replaceHoldSeq)
+        }
         notify(l.order, event: "CANCEL_REJECTED", lastQty: nil, lastPx: nil, text: r.text)
     }
 }
