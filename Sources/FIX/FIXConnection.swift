@@ -144,6 +144,19 @@ public final class FIXConnection: TCPConnectionHandler {
         send(M.msgType) { message.encode(into: &$0) }
     }
 
+    /// Sends a typed application message or, while not logged on, keeps it in the store for the peer's next
+    /// ResendRequest (`FIXSession.storeForResend`): for reports that must reach the peer whenever it is back.
+    /// - Returns: the MsgSeqNum used, or nil when neither was possible (messages not persisted).
+    @discardableResult
+    public func sendOrStore<M: FIXApplicationMessage>(_ message: M) -> Int? {
+        if let seq = send(message) { return seq }
+        guard let seq = session.storeForResend(M.msgType, now: clock(), body: { message.encode(into: &$0) }) else {
+            return nil
+        }
+        storeDirty = true
+        return seq
+    }
+
     /// Starts a Logout; the connection closes when the peer answers or the logout times out.
     public func logout(text: String? = nil) {
         session.logout(text: text, now: clock(), into: &actions)

@@ -66,9 +66,7 @@ public final class FIXFileStore: FIXMessageStore {
         bodyPath = "\(directory)/\(senderCompID)-\(targetCompID).body"
         seqPath = "\(directory)/\(senderCompID)-\(targetCompID).seqnums"
         creationTime = now
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw FIXStoreError(errno: errno, call: "mkdir", path: directory)
-        }
+        try Self.makeDirectories(directory)
         bodyFD = open(bodyPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard bodyFD >= 0 else { throw FIXStoreError(errno: errno, call: "open", path: bodyPath) }
         seqFD = open(seqPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -284,6 +282,19 @@ public final class FIXFileStore: FIXMessageStore {
 
     private func noteError(_ call: String, _ path: String) {
         if lastError == nil { lastError = FIXStoreError(errno: errno, call: call, path: path) }
+    }
+
+    /// Creates `path` and any missing parents (`mkdir -p`), so a default such as `data/fix` works on a fresh
+    /// checkout.
+    static func makeDirectories(_ path: String) throws(FIXStoreError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += part
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw FIXStoreError(errno: errno, call: "mkdir", path: prefix)
+            }
+            prefix += "/"
+        }
     }
 
     private static func readAll(_ fd: Int32, _ path: String) throws(FIXStoreError) -> [UInt8] {

@@ -246,6 +246,28 @@ public struct FIXSession<Store: FIXMessageStore> {
         return seq
     }
 
+    /// Keeps an application message for the peer while the session is not logged on: encodes it under the next
+    /// MsgSeqNum into the store without sending it. The peer's next Logon then shows a gap, its ResendRequest
+    /// gets the message with PossDupFlag(43)=Y (FIX 4.4 Vol. 2 "Resend Request"; QuickFIX stores what is sent
+    /// while logged out the same way), so nothing sent during an outage is lost unless the peer resets.
+    /// - Returns: the MsgSeqNum used, or nil when logged on (use `send`) or when messages are not persisted.
+    @discardableResult
+    public mutating func storeForResend(
+        _ msgType: FIXMsgType, now: FIXTimestamp, body: (inout FIXEncoder) -> Void
+    ) -> Int? {
+        guard state != .active, settings.persistMessages, !encoder.inMessage else { return nil }
+        let mark = encoder.buffer.readableBytes
+        let seq = store.nextSenderMsgSeqNum
+        beginHeader(msgType, now: now)
+        body(&encoder)
+        let r = encoder.finishMessage()
+        encoder.buffer.withUnsafeReadableBytes {
+            store.save(seqNum: seq, message: UnsafeRawBufferPointer(rebasing: $0[r]))
+        }
+        encoder.buffer.truncate(toReadable: mark)   // stored, not sent
+        return seq
+    }
+
     mutating func endSession(now: FIXTimestamp) {
         state = .disconnected
         if settings.resetOnLogout { store.reset(now: now) }

@@ -44,6 +44,22 @@ import Testing
         }
     }
 
+    @Test func missingParentDirectoriesAreCreated() throws {
+        let nested = dir + "/data/fix"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let s = try FIXFileStore(directory: nested, senderCompID: "A", targetCompID: "B", now: t0)
+            s.setNextSenderMsgSeqNum(7)
+            s.flush()
+        }
+        #expect(try FIXFileStore(directory: nested, senderCompID: "A", targetCompID: "B", now: t0).nextSenderMsgSeqNum == 7)
+        // A file in the way is an error naming the call.
+        #expect(FileManager.default.createFile(atPath: dir + "/file", contents: nil))
+        #expect(throws: FIXStoreError.self) {
+            try FIXFileStore(directory: dir + "/file/fix", senderCompID: "A", targetCompID: "B", now: t0)
+        }
+    }
+
     @Test func tornLastRecordIsCutOff() throws {
         do {
             let s = try open()

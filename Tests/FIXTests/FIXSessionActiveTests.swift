@@ -207,6 +207,33 @@ import Wire
         #expect(rig.sent[1][122] != rig.sent[1][52])
     }
 
+    @Test func messagesStoredWhileLoggedOutAreResentAfterTheNextLogon() {
+        var rig = loggedOn()  // Logon 1
+        rig.run("I35=5|34=2|\nE35=5|34=2|")  // Logout exchange: 2
+        #expect(!rig.session.isLoggedOn)
+        rig.sent.removeAll()
+        rig.checked = 0
+        // Reports produced while the peer is away: kept under 3 and 4, nothing written.
+        #expect(rig.session.storeForResend(.executionReport, now: rig.now) { $0.field(17, "away1") } == 3)
+        #expect(rig.session.storeForResend(.executionReport, now: rig.now) { $0.field(17, "away2") } == 4)
+        rig.drain()
+        #expect(rig.sent.isEmpty && rig.session.store.nextSenderMsgSeqNum == 5)
+        // The peer logs on again where it left off and asks for what it missed.
+        var a: [FIXSessionAction] = []
+        rig.session.connected(now: rig.now, into: &a)
+        rig.run(
+            """
+            I35=A|34=3|98=0|108=30|
+            E35=A|34=5|
+            I35=2|34=4|7=3|16=0|
+            E35=8|34=3|43=Y|17=away1|
+            E35=8|34=4|43=Y|17=away2|
+            E35=4|34=5|123=Y|36=6|
+            N
+            """)
+        #expect(rig.session.storeForResend(.executionReport, now: rig.now) { $0.field(17, "x") } == nil)  // logged on
+    }
+
     @Test func unpersistedMessagesAreGapFilledOnResend() {
         var s = FIXSessionSettings.acceptorForTests
         s.persistMessages = false

@@ -33,6 +33,14 @@ public enum MarketDataConfig {
                 doc: "HOST:PORT serving /health and /metrics (market-data and order counters); empty = off."),
         .integer("exchange.liquidity_size", default: 1_000, bounds: 1...100_000_000,
                  doc: "Shares the market maker posts per level."),
+        .string("exchange.order_store_dir", default: "data/fix",
+                doc: "Directory (created if missing; relative to the working directory) of the durable FIX store of\n"
+                   + "the order peers' sessions: execution reports sent while a gateway is away, or before the\n"
+                   + "simulator restarted, are resent when it asks. Empty: in memory. exchange.acceptor.store_directory,\n"
+                   + "when set, puts every session on disk instead."),
+        .strings("exchange.order_peers", default: ["GATEWAY"],
+                 doc: "Peer CompIDs whose sessions carry orders (stored on disk, never trimmed); the others get\n"
+                    + "market data only, which is not worth storing."),
         // Ingestor.
         .strings("ingest.symbols", default: [],
                  doc: "Symbols to subscribe to (MarketDataRequest 35=V); empty = all (Symbol '*')."),
@@ -83,6 +91,10 @@ public struct ExchangeSettings: Sendable {
     public var liquidityLevels = 5
     /// Market-maker shares per level.
     public var liquiditySize: Int64 = 1_000
+    /// Directory of the order peers' durable FIX store; empty keeps it in memory (the tests' default).
+    public var orderStoreDirectory = ""
+    /// Peers whose sessions carry orders.
+    public var orderPeers = ["GATEWAY"]
 
     /// Defaults (tests): EXCHANGE serving INGEST and GATEWAY on 127.0.0.1:9878.
     public init() {
@@ -108,6 +120,13 @@ public struct ExchangeSettings: Sendable {
         tickSize = Int64(c.int("exchange.tick_size"))
         liquidityLevels = c.int("exchange.liquidity_levels")
         liquiditySize = Int64(c.int("exchange.liquidity_size"))
+        orderStoreDirectory = c.string("exchange.order_store_dir")
+        orderPeers = c.strings("exchange.order_peers")
+        if !orderStoreDirectory.isEmpty && c.bool("exchange.acceptor.reset_on_logon") {
+            // Resetting on every logon empties the store the resends come from.
+            throw ConfigError(.invalidValue, origin: "exchange.acceptor.reset_on_logon",
+                              "must be false while exchange.order_store_dir keeps reports for resend")
+        }
     }
 
     /// Address the acceptor binds.
@@ -132,8 +151,18 @@ public struct ExchangeSettings: Sendable {
         fixSessions.append(s)
     }
 
-    /// The acceptor's sessions.
-    public func sessions() -> [FIXSessionSettings] { fixSessions }
+    /// The acceptor's sessions: order peers' on disk under `orderStoreDirectory` (unless a store is set already).
+    /// Sequence numbers then carry on across reconnects and restarts: the peer resets them only by asking
+    /// (ResetSeqNumFlag, as a gateway without a store of its own does).
+    public func sessions() -> [FIXSessionSettings] {
+        fixSessions.map { s in
+            var s = s
+            if s.storeDirectory == nil && !orderStoreDirectory.isEmpty && orderPeers.contains(s.targetCompID) {
+                s.storeDirectory = orderStoreDirectory
+            }
+            return s
+        }
+    }
 }
 
 /// Settings of the ingestor.

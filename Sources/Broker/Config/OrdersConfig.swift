@@ -31,8 +31,8 @@ public enum OrdersConfig {
         .integer("exchange_fix.port", default: 9878, bounds: 1...65_535, doc: "Exchange simulator FIX acceptor port."),
         .string("exchange_fix.sender_comp_id", default: "GATEWAY", doc: "Our SenderCompID on the order session."),
         .string("exchange_fix.target_comp_id", default: "EXCHANGE", doc: "The exchange's CompID on the order session."),
-        .string("exchange_fix.store_dir", default: "",
-                doc: "Directory of the order session's FIX message store. Empty: in memory with ResetSeqNumFlag on every logon (reports sent while the gateway was down are lost); set it so a restarted gateway gets them resent."),
+        .string("exchange_fix.store_dir", default: "data/fix",
+                doc: "Directory (created if missing; relative to the working directory) of the order session's durable FIX store: sequence numbers carry on, so the exchange resends the reports the gateway missed while down (keep the exchange's exchange.order_store_dir on disk too). Empty: in memory with ResetSeqNumFlag on every logon, and those reports are lost."),
         .integer("exchange_fix.heartbeat_s", default: 30, bounds: 1...600, doc: "FIX HeartBtInt of the order session."),
         .integer("risk.max_qty", default: 1_000_000, bounds: 1...1_000_000_000, doc: "Largest order quantity."),
         .integer("risk.tick_size", default: 100, bounds: 1...1_000_000, doc: "Price tick in 1e-4 units (100 = 0.01)."),
@@ -69,6 +69,7 @@ public struct GatewaySettings: Sendable {
     public var senderCompID = "GATEWAY"
     public var targetCompID = "EXCHANGE"
     public var heartbeatSeconds = 30
+    /// Empty (in memory) unless read from a config file: tests choose their own directory.
     public var fixStoreDirectory = ""
     public var limits = RiskLimits.default
     public var hours = MarketHours.alwaysOpen

@@ -184,7 +184,7 @@ public struct LedgerAccount: Equatable, Sendable {
             openOrders[orderId] = order
             return .applied
 
-        case .orderReplaced(let orderId, let qty, let reservePrice):
+        case .orderReplaced(let orderId, let qty, let reservePrice, _):
             guard var order = openOrders[orderId] else { return .refused(.unknownOrder) }
             let newOpen = qty - order.cumQty
             guard newOpen > 0 else { return .refused(.invalidAmount) }

@@ -22,8 +22,10 @@ public struct LedgerEvent: Equatable, Sendable {
         /// market buy the collar price risk used (1e-4 units; ignored for sells).
         case orderPlaced(orderId: String, symbol: String, side: OrderSide, qty: Int64, reservePrice: Int64)
         /// Cancel/replace took effect: new total quantity and reserve price; the reservation is
-        /// recomputed for the new open quantity (total minus filled).
-        case orderReplaced(orderId: String, qty: Int64, reservePrice: Int64)
+        /// recomputed for the new open quantity (total minus filled). `held` is what the gateway set aside
+        /// in pending for a replace that needs more (cash for buys, shares for sells; 0 when it needs less):
+        /// whoever materializes balances drops it from pending as the recomputed reservation takes over.
+        case orderReplaced(orderId: String, qty: Int64, reservePrice: Int64, held: Int64 = 0)
         /// An execution that left the order partly open.
         case orderPartiallyFilled(orderId: String, execId: String, price: Int64, qty: Int64)
         /// The execution that completed the order; any reservation left over is released.
@@ -87,7 +89,7 @@ extension LedgerEvent: Codable {
         case symbol, side, qty
         case reservePrice = "reserve_price"
         case execId = "exec_id"
-        case price, reason
+        case price, reason, held
     }
 
     /// Encodes as one flat JSON object, e.g.
@@ -108,10 +110,11 @@ extension LedgerEvent: Codable {
             try c.encode(side == .buy ? "buy" : "sell", forKey: .side)
             try c.encode(qty, forKey: .qty)
             try c.encode(FixedPointDecimal.formatPrice(reservePrice), forKey: .reservePrice)
-        case .orderReplaced(let orderId, let qty, let reservePrice):
+        case .orderReplaced(let orderId, let qty, let reservePrice, let held):
             try c.encode(orderId, forKey: .orderId)
             try c.encode(qty, forKey: .qty)
             try c.encode(FixedPointDecimal.formatPrice(reservePrice), forKey: .reservePrice)
+            if held != 0 { try c.encode(held, forKey: .held) }
         case .orderPartiallyFilled(let orderId, let execId, let price, let qty),
             .orderFilled(let orderId, let execId, let price, let qty):
             try c.encode(orderId, forKey: .orderId)
@@ -153,7 +156,8 @@ extension LedgerEvent: Codable {
             body = .orderReplaced(
                 orderId: try c.decode(String.self, forKey: .orderId),
                 qty: try c.decode(Int64.self, forKey: .qty),
-                reservePrice: try decimal(.reservePrice, scale: FixedPointDecimal.priceScale))
+                reservePrice: try decimal(.reservePrice, scale: FixedPointDecimal.priceScale),
+                held: try c.decodeIfPresent(Int64.self, forKey: .held) ?? 0)
         case "ORDER_PARTIALLY_FILLED", "ORDER_FILLED":
             let orderId = try c.decode(String.self, forKey: .orderId)
             let execId = try c.decode(String.self, forKey: .execId)

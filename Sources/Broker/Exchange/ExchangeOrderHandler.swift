@@ -10,7 +10,11 @@
 // Conventions: OrderID(37) is the engine's order id in decimal; ExecID(17) is "T<n>" for fills (the
 // book's per-side exec id, unique per engine) and "E<n>" for every other report. GTC is treated as DAY
 // (the simulator has no session end); FOK and other time-in-force values are rejected. Orders rest
-// across a peer's reconnect; reports produced while it is away are not queued (known gap).
+// across a peer's reconnect; reports produced while it is away wait in the session's store (on disk for order
+// peers, ExchangeSettings) and are resent when it asks (FIX ResendRequest).
+// A D whose ClOrdID the session already used is a resend (PossResend(97), PossDup(43), or a gateway recovering
+// from a crash between its commit and its send): it gets the order's current state as an order status report
+// (ExecType I), or a reject again for a ClOrdID refused before, never a second order.
 // Memory stays bounded at any order rate: a finished order (filled, canceled, rejected) is remembered
 // for `retainedFinishedOrders` more finished orders (so a late cancel gets "too late", 102=0, and a
 // reused ClOrdID is refused), then forgotten (a cancel is then "unknown order", 102=1).
@@ -120,7 +124,11 @@ public struct ExchangeOrderHandler: Sendable {
                 avgPx: 0, text: text, transactTime: now)))
             reportsProduced &+= 1
         }
-        guard byClOrdID[k] == nil else { return reject("duplicate_clordid") }
+        if let index = byClOrdID[k] {
+            guard index >= 0 else { return reject("duplicate_clordid") }   // refused before: refused again
+            report(index, .orderStatus, now: now, into: &out)
+            return
+        }
         guard let sym = symbols.id(of: o.symbol) else { return reject("unknown_symbol") }
         guard let side = Self.side(o.side) else { return reject("unsupported_side") }
         let type: OrderType

@@ -12,7 +12,8 @@
 // that carries only market data is emptied while keeping both sequence numbers (public
 // FIXMessageStore API: reset, then restore the numbers). A ResendRequest for what was dropped is
 // answered with a GapFill (FIXMessageStore.swift), the FIX 4.4 Vol. 2 treatment of stale data. A
-// session that has ever carried orders (a gateway) keeps its whole store for resends.
+// session of an order peer (`ExchangeSettings.orderPeers`, on disk by default), or one that has ever carried
+// orders, keeps its whole store for resends: reports a gateway missed while away reach it when it logs on again.
 // Known limit: FIX gives no public view of a session's outbound backlog, so a peer that cannot keep
 // up is not conflated here; TCPConnection drops it past maxBufferedBytes and it resubscribes.
 public import FIX
@@ -96,7 +97,7 @@ public final class ExchangeSimulator: FIXApplication {
             c.application = self
         }
         pending = Array(repeating: [], count: connections.count)
-        carriesOrders = Array(repeating: false, count: connections.count)
+        carriesOrders = connections.map { settings.orderPeers.contains($0.settings.targetCompID) }
         for i in pending.indices { pending[i].reserveCapacity(settings.updatesPerMessage) }
         logger.notice("exchange simulator listening", metadata: [
             "fix": "\(settings.host):\(a.port)", "sessions": "\(settings.targetCompIDs)",
@@ -141,6 +142,9 @@ public final class ExchangeSimulator: FIXApplication {
     public func liquidityProvider(_ symbolId: Int32) -> SimulatedLiquidityProvider {
         orders.liquidityProvider(symbolId)
     }
+
+    /// User orders the matching side holds (live and remembered finished ones; tests, metrics).
+    public var orderRecordsHeld: Int { orders.recordsHeld }
 
     // MARK: Market data
 
@@ -282,10 +286,11 @@ public final class ExchangeSimulator: FIXApplication {
         while i < outputs.count {
             switch outputs[i] {
             case .executionReport(let s, let r):
-                connections[s].send(r)
+                // A peer that is away gets it on its next logon (ResendRequest), from the store.
+                connections[s].sendOrStore(r)
                 stats.orderReports &+= 1
             case .cancelReject(let s, let r):
-                connections[s].send(r)
+                connections[s].sendOrStore(r)
                 stats.orderReports &+= 1
             case .trade(let sym, let price, let qty):
                 stats.trades &+= 1

@@ -5,7 +5,7 @@
 // stable error codes:
 //   invalid_json, invalid_request (field named in the message), invalid_quantity, invalid_price, off_tick,
 //   unknown_symbol, invalid_amount, invalid_credentials, missing_token, invalid_token, order_not_found,
-//   order_not_open, replace_increases_reservation, invalid_replace, not_found, method_not_allowed,
+//   order_not_open, replace_pending, invalid_replace, not_found, method_not_allowed,
 //   store_unavailable, exchange_unavailable, and every RiskRejectCode (insufficient_funds, price_out_of_band,
 //   market_closed, trading_halted, rate_limited, max_order_value, no_reference_price, insufficient_holdings).
 // Error bodies: {"error":{"code":"...","message":"..."}}.

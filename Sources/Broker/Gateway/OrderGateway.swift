@@ -10,6 +10,12 @@
 // FIX ClOrdID: the order id for the NewOrderSingle, `<order id>.<n>` for the n-th cancel/replace, so any
 // report maps back to its order by the text before the first '.' (FIX 4.4 Vol. 4: each request carries a
 // new ClOrdID, OrigClOrdID names the order's previous one).
+//
+// Crash windows: an order committed but never acknowledged (a crash between the commit and 35=D, or before the
+// ack was stored) is still `pending_new`; every logon resends its D with PossResend(97)=Y and the same ClOrdID,
+// which the exchange answers with the order's state when it has it (ExecType I) and takes as new when it does
+// not. A cancel/replace that needs more holds the extra in the store before 35=G (OrderStore.swift); a
+// CancelReject gives it back, the Replaced report hands it to the ledger, an ended order releases it.
 public import FIX
 public import Logging
 public import Wire
@@ -240,16 +246,37 @@ public final class OrderGateway: FIXApplication {
     }
 
     func sendNew(_ o: StoredOrder) {
-        let msg = FIXNewOrderSingle(
-            clOrdID: o.orderId, account: o.userId, symbol: o.symbol, side: o.side == .buy ? .buy : .sell,
-            ordType: o.type == .limit ? .limit : .market, orderQty: o.qty, price: o.price,
-            timeInForce: o.tif == .day ? .day : .immediateOrCancel, transactTime: FIXTimestamp(nanoseconds: Int64(now)))
-        if initiator?.connection.send(msg) == nil {
+        if initiator?.connection.send(newOrderSingle(o)) == nil {
             // Logged out between the check and the commit: release the reservation through a rejection.
             reject(o.orderId, execId: "gw:\(o.orderId):nosession", reason: "exchange_unavailable")
         } else {
             stats.sentToExchange &+= 1
         }
+    }
+
+    func newOrderSingle(_ o: StoredOrder) -> FIXNewOrderSingle {
+        FIXNewOrderSingle(
+            clOrdID: o.orderId, account: o.userId, symbol: o.symbol, side: o.side == .buy ? .buy : .sell,
+            ordType: o.type == .limit ? .limit : .market, orderQty: o.qty, price: o.price,
+            timeInForce: o.tif == .day ? .day : .immediateOrCancel, transactTime: FIXTimestamp(nanoseconds: Int64(now)))
+    }
+
+    /// Resends the D of every order the exchange has not acknowledged, with PossResend(97)=Y and the same ClOrdID
+    /// (FIX 4.4 Vol. 1 "Possible Resend"): the exchange answers with the order's state if it already has it, so a
+    /// D that never left (a crash between the commit and the send) goes out exactly once.
+    func resendUnacknowledged() {
+        guard let c = initiator?.connection else { return }
+        var n = 0
+        for l in live.values where l.order.status == .pendingNew {
+            let msg = newOrderSingle(l.order)
+            let sent = c.send(.newOrderSingle) { e in
+                e.field(FIXTag.possResend, bool: true)   // header field: written right after SendingTime
+                msg.encode(into: &e)
+            }
+            if sent != nil { n += 1 }
+        }
+        stats.resentToExchange &+= UInt64(n)
+        if n > 0 { logger.notice("resent unacknowledged orders", metadata: ["orders": "\(n)"]) }
     }
 
     /// Rejects a live order on the gateway's own authority (no exchange report will come).
@@ -268,12 +295,17 @@ public final class OrderGateway: FIXApplication {
         amend(userId: userId, orderId: orderId, qty: nil, price: nil, done)
     }
 
-    /// Sends a cancel/replace (G): new total `qty` and/or limit `price`. Replaces that would need a larger
-    /// reservation are refused (`replace_increases_reservation`): place a new order instead.
+    /// Sends a cancel/replace (G): new total `qty` and/or limit `price`. A replace that needs a larger reservation
+    /// (more shares, or more cash at the new price) first holds the extra in the store: refused with
+    /// `insufficient_funds` / `insufficient_holdings` and nothing changed when the account cannot cover it, and
+    /// `replace_pending` while another such replace of the order is unanswered.
     public func replace(userId: String, orderId: String, qty: Int64?, price: Int64?,
                         _ done: @escaping (Result<StoredOrder, Refusal>) -> Void) {
         amend(userId: userId, orderId: orderId, qty: qty, price: price, done)
     }
+
+    static let replacePending = Refusal(status: 409, code: "replace_pending",
+                                        message: "a replace of this order is still unanswered; retry after it")
 
     private func amend(userId: String, orderId: String, qty: Int64?, price: Int64?,
                        _ done: @escaping (Result<StoredOrder, Refusal>) -> Void) {
@@ -291,6 +323,7 @@ public final class OrderGateway: FIXApplication {
         }
         guard exchangeConnected else { done(.failure(.exchangeUnavailable)); return }
         var o = l.order
+        var extra: Int64 = 0
         if replacing {
             guard o.type == .limit else {
                 done(.failure(Refusal(status: 422, code: "invalid_replace", message: "only limit orders can be replaced")))
@@ -306,41 +339,94 @@ public final class OrderGateway: FIXApplication {
                 done(.failure(Refusal(status: 422, code: "invalid_quantity", message: "new quantity must exceed the filled quantity")))
                 return
             }
+            // One replace at a time while one holds an extra: its OrigClOrdID chain is not settled yet.
+            guard o.replaceHold == 0 else { done(.failure(Self.replacePending)); return }
             let oldNeed = o.side == .buy
-                ? LedgerAccount.buyReservation(qty: o.qty - o.filled, reservePrice: o.reservePrice) ?? .max : o.qty
+                ? LedgerAccount.buyReservation(qty: o.qty - o.filled, reservePrice: o.reservePrice) : o.qty - o.filled
             let newNeed = o.side == .buy
-                ? LedgerAccount.buyReservation(qty: newQty - o.filled, reservePrice: newPrice) ?? .max : newQty
-            guard newNeed <= oldNeed else {
-                done(.failure(Refusal(status: 422, code: "replace_increases_reservation",
-                                      message: "a replace may not need more cash or shares than the order reserved; place a new order")))
+                ? LedgerAccount.buyReservation(qty: newQty - o.filled, reservePrice: newPrice) : newQty - o.filled
+            let value = FixedPointDecimal.cashValue(price: newPrice, qty: newQty, rounding: .up)
+            guard let oldNeed, let newNeed, RiskCheck.orderValue(value, limits: risk.limits) == nil else {
+                done(.failure(.risk(.maxOrderValue)))
                 return
             }
+            extra = newNeed - oldNeed
             o.qty = newQty
             o.price = newPrice
         }
-        store.bumpAmendSeq(orderId) { [self] r in
-            guard case .success(let seq) = r, var current = live[orderId] else {
+        guard extra > 0 else {
+            store.bumpAmendSeq(orderId) { [self] r in
+                guard case .success(let seq) = r else { done(.failure(.storeUnavailable)); return }
+                sendAmend(orderId, seq: seq, replacing: replacing, o, done)
+            }
+            return
+        }
+        // Reserve the extra before the G leaves, in one transaction with the check (as `place` does).
+        store.holdReplace(l.order, extra: extra) { [self] r in
+            switch r {
+            case .failure(let e):
+                logger.warning("replace hold failed", metadata: ["error": "\(e)"])
                 done(.failure(.storeUnavailable))
-                return
+            case .success(.refused(let code)):
+                stats.accountRejects &+= 1
+                done(.failure(.risk(code)))
+            case .success(.conflict):
+                done(.failure(Self.replacePending))
+            case .success(.held(let seq)):
+                guard var current = live[orderId] else {
+                    // It ended while the hold was written: nothing to replace, give the extra back.
+                    store.releaseReplace(l.order, amendSeq: seq) { _ in }
+                    done(.failure(Refusal(status: 409, code: "order_not_open", message: "the order has ended")))
+                    return
+                }
+                current.order.replaceHold = extra
+                current.order.replaceHoldSeq = seq
+                live[orderId] = current
+                sendAmend(orderId, seq: seq, replacing: true, o, done)
             }
-            let newID = clOrdID(orderId, seq)
-            let side: FIXSide = o.side == .buy ? .buy : .sell
-            let t = FIXTimestamp(nanoseconds: Int64(now))
-            let sent: Int?
-            if replacing {
-                sent = initiator?.connection.send(FIXOrderCancelReplaceRequest(
-                    orderID: current.exchangeOrderId, origClOrdID: current.currentClOrdID, clOrdID: newID,
-                    symbol: o.symbol, side: side, ordType: .limit, orderQty: o.qty, price: o.price,
-                    timeInForce: o.tif == .day ? .day : .immediateOrCancel, transactTime: t))
-            } else {
-                sent = initiator?.connection.send(FIXOrderCancelRequest(
-                    origClOrdID: current.currentClOrdID, clOrdID: newID, orderID: current.exchangeOrderId,
-                    symbol: o.symbol, side: side, orderQty: current.order.qty, transactTime: t))
+        }
+    }
+
+    /// Sends the F or G numbered `seq` for `o` (the amended order: new qty and price for a G).
+    private func sendAmend(_ orderId: String, seq: Int, replacing: Bool, _ o: StoredOrder,
+                           _ done: @escaping (Result<StoredOrder, Refusal>) -> Void) {
+        guard var current = live[orderId] else { done(.failure(.storeUnavailable)); return }
+        let newID = clOrdID(orderId, seq)
+        let side: FIXSide = o.side == .buy ? .buy : .sell
+        let t = FIXTimestamp(nanoseconds: Int64(now))
+        let sent: Int?
+        if replacing {
+            sent = initiator?.connection.send(FIXOrderCancelReplaceRequest(
+                orderID: current.exchangeOrderId, origClOrdID: current.currentClOrdID, clOrdID: newID,
+                symbol: o.symbol, side: side, ordType: .limit, orderQty: o.qty, price: o.price,
+                timeInForce: o.tif == .day ? .day : .immediateOrCancel, transactTime: t))
+        } else {
+            sent = initiator?.connection.send(FIXOrderCancelRequest(
+                origClOrdID: current.currentClOrdID, clOrdID: newID, orderID: current.exchangeOrderId,
+                symbol: o.symbol, side: side, orderQty: current.order.qty, transactTime: t))
+        }
+        guard sent != nil else {
+            releaseHold(orderId, seq: seq)
+            done(.failure(.exchangeUnavailable))
+            return
+        }
+        current.order.amendSeq = seq
+        live[orderId] = current
+        done(.success(current.order))
+    }
+
+    /// Gives back the live order's replace hold when it belongs to replace `seq` (refused, or never sent).
+    func releaseHold(_ orderId: String, seq: Int) {
+        guard var l = live[orderId], l.order.replaceHold > 0, l.order.replaceHoldSeq == seq else { return }
+        let o = l.order
+        l.order.replaceHold = 0
+        l.order.replaceHoldSeq = 0
+        live[orderId] = l
+        store.releaseReplace(o, amendSeq: seq) { [logger] r in
+            // Left held, the order refuses replaces that need more until a restart reloads it.
+            if case .failure(let e) = r {
+                logger.error("replace hold not released", metadata: ["order": "\(orderId)", "error": "\(e)"])
             }
-            guard sent != nil else { done(.failure(.exchangeUnavailable)); return }
-            current.order.amendSeq = seq
-            live[orderId] = current
-            done(.success(current.order))
         }
     }
 
@@ -348,6 +434,7 @@ public final class OrderGateway: FIXApplication {
 
     public func fixConnectionDidLogOn(_ connection: FIXConnection) {
         logger.notice("exchange session logged on")
+        resendUnacknowledged()
     }
 
     public func fixConnectionDidDisconnect(_ connection: FIXConnection, reason: FIXDisconnectReason?) {
@@ -417,19 +504,65 @@ public final class OrderGateway: FIXApplication {
             if let p = r.price { l.order.price = p; l.order.reservePrice = p }
             l.order.status = .replaced
             if let c = r.clOrdID { l.currentClOrdID = c }
+            // The replace that held an extra took effect: the hold travels to the ledger with the event.
+            var held: Int64 = 0, kept: Int?
+            if l.order.replaceHold > 0, r.clOrdID == clOrdID(oid, l.order.replaceHoldSeq) {
+                (held, kept) = (l.order.replaceHold, l.order.replaceHoldSeq)
+                l.order.replaceHold = 0
+                l.order.replaceHoldSeq = 0
+            }
             apply(l, execId: r.execID, lastQty: nil, lastPx: nil,
-                  event: .orderReplaced(orderId: oid, qty: l.order.qty, reservePrice: l.order.reservePrice),
-                  name: "ORDER_REPLACED")
+                  event: .orderReplaced(orderId: oid, qty: l.order.qty, reservePrice: l.order.reservePrice, held: held),
+                  name: "ORDER_REPLACED", keptHoldSeq: kept)
+        case .orderStatus:
+            handleStatus(r, l)
         default:
             live[orderId] = l
             _ = uid
         }
     }
 
+    /// An order status report (ExecType I), the exchange's answer to a resent D for an order it has: brings a
+    /// `pending_new` order up to what the exchange says. Reports the session missed come before it (sequence
+    /// order), so fills it shows beyond ours were lost with a reset session: applied as one execution.
+    private func handleStatus(_ r: FIXExecutionReport, _ l: LiveOrder) {
+        var l = l
+        let oid = l.order.orderId
+        if let c = r.clOrdID { l.currentClOrdID = c }
+        if r.ordStatus == .canceled || r.ordStatus == .expired {
+            l.order.status = .canceled
+            apply(l, execId: r.execID, lastQty: nil, lastPx: nil, event: .orderCanceled(orderId: oid), name: "ORDER_CANCELED")
+        } else if r.ordStatus == .rejected {
+            l.order.status = .rejected
+            l.order.rejectReason = r.text ?? "rejected by the exchange"
+            apply(l, execId: r.execID, lastQty: nil, lastPx: nil,
+                  event: .orderRejected(orderId: oid, reason: l.order.rejectReason ?? ""), name: "ORDER_REJECTED")
+        } else if r.cumQty > l.order.filled {
+            let lastQty = r.cumQty - l.order.filled
+            // What the missed fills cost in total, from the average prices before and after (1e-4 units).
+            let lastPx = (r.avgPx * r.cumQty - l.order.avgPrice * l.order.filled) / lastQty
+            l.order.filled = r.cumQty
+            l.order.avgPrice = r.avgPx
+            let final = r.leavesQty == 0
+            l.order.status = final ? .filled : .partiallyFilled
+            let execId = "I\(r.orderID):\(r.cumQty)"   // the same status seen twice is one execution
+            let body: LedgerEvent.Body = final
+                ? .orderFilled(orderId: oid, execId: execId, price: lastPx, qty: lastQty)
+                : .orderPartiallyFilled(orderId: oid, execId: execId, price: lastPx, qty: lastQty)
+            apply(l, execId: execId, lastQty: lastQty, lastPx: lastPx, event: body,
+                  name: final ? "ORDER_FILLED" : "ORDER_PARTIALLY_FILLED")
+        } else if l.order.status == .pendingNew {
+            l.order.status = .new
+            apply(l, execId: r.execID, lastQty: nil, lastPx: nil, event: nil, name: "ORDER_ACCEPTED")
+        } else {
+            live[oid] = l
+        }
+    }
+
     /// Updates the live table now (later reports build on it), then persists the update and, once committed,
-    /// publishes its event and notifies the user.
+    /// publishes its event and notifies the user. An order that ends with a replace hold gives it back.
     private func apply(_ l: LiveOrder, execId: String, lastQty: Int64?, lastPx: Int64?, event body: LedgerEvent.Body?,
-                       name: String) {
+                       name: String, keptHoldSeq: Int? = nil) {
         let o = l.order
         if o.status.isTerminal { live[o.orderId] = nil } else { live[o.orderId] = l }
         let event = body.map {
@@ -439,11 +572,15 @@ public final class OrderGateway: FIXApplication {
                                      filled: o.filled, avgPrice: o.avgPrice,
                                      newQty: name == "ORDER_REPLACED" ? o.qty : nil,
                                      newPrice: name == "ORDER_REPLACED" ? o.price : nil,
-                                     reason: o.rejectReason, event: event)
+                                     reason: o.rejectReason, event: event, keptHoldSeq: keptHoldSeq)
         store.apply(update) { [self] r in
             switch r {
             case .success(true):
                 if let event { publisher?.publish(event) }
+                if o.status.isTerminal && o.replaceHold > 0 {
+                    // A crash before this release is caught by the store's `prepare`.
+                    store.releaseReplace(o, amendSeq: nil) { _ in }
+                }
                 notify(o, event: name, lastQty: lastQty, lastPx: lastPx)
             case .success(false):
                 stats.duplicateReports &+= 1
@@ -457,6 +594,10 @@ public final class OrderGateway: FIXApplication {
     func handleCancelReject(_ r: FIXOrderCancelReject) {
         let orderId = Self.baseOrderId(r.origClOrdID)
         guard let l = live[orderId] else { return }
+        // A refused replace that held an extra gives it back.
+        if l.order.replaceHold > 0, r.clOrdID == clOrdID(orderId, l.order.replaceHoldSeq) {
+            releaseHold(orderId, seq: l.order.replaceHoldSeq)
+        }
         notify(l.order, event: "CANCEL_REJECTED", lastQty: nil, lastPx: nil, text: r.text)
     }
 }
@@ -467,6 +608,8 @@ public struct GatewayStats: Sendable {
     public var riskRejects: UInt64 = 0
     public var accountRejects: UInt64 = 0
     public var sentToExchange: UInt64 = 0
+    /// NewOrderSingles resent with PossResend for orders still `pending_new` at logon.
+    public var resentToExchange: UInt64 = 0
     public var reports: UInt64 = 0
     public var unknownReports: UInt64 = 0
     public var duplicateReports: UInt64 = 0

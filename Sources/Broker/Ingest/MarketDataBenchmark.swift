@@ -67,6 +67,7 @@ public enum MarketDataBenchmark {
         let xl = group.loops[0], il = group.loops[1]
         var xs = try ExchangeSettings(config)
         xs.port = 0
+        xs.orderStoreDirectory = ""   // a throwaway exchange: no order session worth keeping on disk
         xs.rate = rate
         let sim = try xl.submitAndWait { () -> ExchangeSimulator in
             let s = try ExchangeSimulator(settings: xs, symbols: symbols, loop: xl, logger: logger)

@@ -10,7 +10,7 @@ public import Wire
 public enum LedgerEventCodec {
     /// Writes the event's JSON (sorted keys, as `LedgerEvent.jsonBytes()`).
     public static func write(_ e: LedgerEvent, into b: inout ByteBuffer) {
-        // Keys in sorted order: amount, event_id, exec_id, order_id, price, qty, reason, reserve_price, side,
+        // Keys in sorted order: amount, event_id, exec_id, held, order_id, price, qty, reason, reserve_price, side,
         // symbol, ts, type, user_id.
         b.writeStaticString("{")
         switch e.body {
@@ -31,7 +31,11 @@ public enum LedgerEventCodec {
             field("reserve_price", FixedPointDecimal.formatPrice(reservePrice), &b)
             field("side", side == .buy ? "buy" : "sell", &b)
             field("symbol", symbol, &b)
-        case .orderReplaced(let orderId, let qty, let reservePrice):
+        case .orderReplaced(let orderId, let qty, let reservePrice, let held):
+            if held != 0 {
+                b.writeStaticString(#","held":"#)
+                b.writeDecimal(Int(held))
+            }
             field("order_id", orderId, &b)
             b.writeStaticString(#","qty":"#)
             b.writeDecimal(Int(qty))
@@ -100,7 +104,8 @@ public enum LedgerEventCodec {
                                 reservePrice: try dec("reserve_price", FixedPointDecimal.priceScale))
         case "ORDER_REPLACED":
             body = .orderReplaced(orderId: try str("order_id"), qty: try int("qty"),
-                                  reservePrice: try dec("reserve_price", FixedPointDecimal.priceScale))
+                                  reservePrice: try dec("reserve_price", FixedPointDecimal.priceScale),
+                                  held: json["held"] == nil ? 0 : try int("held"))
         case "ORDER_PARTIALLY_FILLED", "ORDER_FILLED":
             let orderId = try str("order_id"), execId = try str("exec_id")
             let price = try dec("price", FixedPointDecimal.priceScale), qty = try int("qty")

@@ -3,9 +3,9 @@
 // Owns: the in-memory fold (`LedgerAccounts`, the domain logic) rebuilt at start from `ledger_events`, and the
 // write-back: each batch of consumed events becomes ONE transaction that appends the events to `ledger_events`,
 // writes the resulting absolute balances of every touched account and holding, moves gateway reservations out of
-// `pending_*`, and stores the next Kafka offset per partition. One transaction in flight at a time, so a crash
-// can only lose whole uncommitted batches, which are re-consumed from the stored offsets (Kafka redelivers them,
-// the fold skips what it has seen). Any write failure is fatal: memory would be ahead of the database, so the
+// `pending_*` (placements, withdrawals, replace holds), and stores the next Kafka offset per partition. One
+// transaction in flight at a time, so a crash can only lose whole uncommitted batches, which are re-consumed from
+// the stored offsets (Kafka redelivers them, the fold skips what it has seen). Any write failure is fatal: memory would be ahead of the database, so the
 // owner restarts (rebuild from the tables). Leaves consuming (Kafka or an in-process bus) to LedgerRole.swift.
 public import Logging
 public import Wire
@@ -117,7 +117,7 @@ public final class PostgresLedger {
             var symbol: String?
             switch e.body {
             case .orderPlaced(_, let s, _, _, _): symbol = s
-            case .orderReplaced(let id, _, _), .orderCanceled(let id), .orderRejected(let id, _),
+            case .orderReplaced(let id, _, _, _), .orderCanceled(let id), .orderRejected(let id, _),
                  .orderFilled(let id, _, _, _), .orderPartiallyFilled(let id, _, _, _):
                 symbol = before.openOrders[id]?.symbol
             default: break
@@ -136,6 +136,17 @@ public final class PostgresLedger {
                     pendingQty[Touched(user: e.userId, symbol: s), default: 0] += qty
                 }
             case .withdrawal(let amount): pendingCash[e.userId, default: 0] += amount
+            case .orderReplaced(let id, _, _, let held) where held > 0:
+                // The gateway's replace hold: the recomputed reservation above now covers it.
+                if let o = before.openOrders[id] {
+                    if o.side == .buy {
+                        pendingCash[e.userId, default: 0] += held
+                    } else {
+                        pendingQty[Touched(user: e.userId, symbol: o.symbol), default: 0] += held
+                    }
+                } else {
+                    logger.error("replace hold of an unknown order left in pending", metadata: ["order": "\(id)"])
+                }
             default: break
             }
             let outcomeText: String

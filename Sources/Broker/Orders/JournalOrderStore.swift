@@ -6,6 +6,8 @@
 // event, applied to memory only after it is appended; recovery replays the records, so an operation is either
 // wholly there or wholly absent after a crash (the torn tail is dropped by LedgerJournal). Since the ledger is
 // applied in the same step, reservations take effect at once (no pending state) and the outbox is always empty.
+// The one gateway-side reservation is a replace hold (OrderStore.swift): kept per order, summed per account and
+// holding, and subtracted from what the ledger fold calls free until the Replaced record hands it to the fold.
 // Durability: records are fsynced by `flush`, which the store runs in a before-sleep hook, i.e. before the
 // loop's corked writes (the HTTP answers) leave.
 public import Logging
@@ -21,6 +23,9 @@ public final class JournalOrderStore: OrderStore {
     private var nextSeq = 0
     private var byClient: [String: String] = [:]
     private var execIds: Set<String> = []
+    /// Replace holds summed per user (cash) and per user + symbol (shares).
+    private var heldCash: [String: Int64] = [:]
+    private var heldQty: [String: Int64] = [:]
     private var blocks: Int64 = 0
     private let journal: LedgerJournal
     private let logger: Logger
@@ -79,8 +84,44 @@ public final class JournalOrderStore: OrderStore {
             applyUpdate(u)
         case "funds": if let e = r["event"].flatMap(Self.event) { applyEvent(e) }
         case "amend": if let id = r["id"]?.stringValue { orders[id]?.amendSeq += 1 }
+        case "hold":
+            if let id = r["id"]?.stringValue, let extra = r["extra"]?.numberText.flatMap({ Int64($0) }) { hold(id, extra) }
+        case "release": if let id = r["id"]?.stringValue { release(id, seq: r["seq"]?.numberText.flatMap { Int($0) }) }
         default: break
         }
+    }
+
+    private static func heldKey(_ o: StoredOrder) -> String { o.userId + "\u{1}" + o.symbol }
+
+    /// Holds `extra` for the next replace of `id` (bumps amendSeq).
+    private func hold(_ id: String, _ extra: Int64) {
+        guard var o = orders[id] else { return }
+        o.amendSeq += 1
+        o.replaceHold = extra
+        o.replaceHoldSeq = o.amendSeq
+        orders[id] = o
+        if o.side == .buy { heldCash[o.userId, default: 0] += extra } else { heldQty[Self.heldKey(o), default: 0] += extra }
+    }
+
+    /// Drops the hold of `id` (when it belongs to replace `seq`, or any when nil); returns whether there was one.
+    @discardableResult
+    private func release(_ id: String, seq: Int?) -> Bool {
+        guard var o = orders[id], o.replaceHold != 0, seq == nil || seq == o.replaceHoldSeq else { return false }
+        if o.side == .buy { heldCash[o.userId, default: 0] -= o.replaceHold } else {
+            heldQty[Self.heldKey(o), default: 0] -= o.replaceHold
+        }
+        o.replaceHold = 0
+        o.replaceHoldSeq = 0
+        orders[id] = o
+        return true
+    }
+
+    /// Buying power net of replace holds.
+    private func freeCash(_ user: String) -> Int64 { ledger[user].buyingPower - (heldCash[user] ?? 0) }
+
+    /// Free shares net of replace holds.
+    private func freeQty(_ user: String, _ symbol: String) -> Int64 {
+        (ledger[user].holdings[symbol]?.availableQty ?? 0) - (heldQty[user + "\u{1}" + symbol] ?? 0)
     }
 
     private func insert(_ o: StoredOrder) {
@@ -100,6 +141,10 @@ public final class JournalOrderStore: OrderStore {
 
     private func applyUpdate(_ u: ExecutionUpdate) {
         execIds.insert(u.execId)
+        // The kept hold becomes part of the fold's reservation through this record's ORDER_REPLACED; an ended
+        // order's hold goes back (same record, so no crash can leave it behind).
+        if let seq = u.keptHoldSeq { release(u.orderId, seq: seq) }
+        if u.status.isTerminal { release(u.orderId, seq: nil) }
         if var o = orders[u.orderId] {
             o.status = u.status
             o.filled = u.filled
@@ -138,10 +183,11 @@ public final class JournalOrderStore: OrderStore {
         guard users[userId] != nil else { completion(.success(nil)); return }
         let a = ledger[userId]
         let holdings = a.holdings.sorted { $0.key < $1.key }.map { s, h in
-            HoldingSnapshot(symbol: s, qty: h.qty, reservedQty: h.reservedQty, avgPrice: h.averagePrice,
-                            realisedPnL: h.realisedPnL)
+            HoldingSnapshot(symbol: s, qty: h.qty, reservedQty: h.reservedQty + (heldQty[userId + "\u{1}" + s] ?? 0),
+                            avgPrice: h.averagePrice, realisedPnL: h.realisedPnL)
         }
-        completion(.success(PortfolioSnapshot(cash: a.cash, reserved: a.reservedCash, holdings: holdings)))
+        completion(.success(PortfolioSnapshot(cash: a.cash, reserved: a.reservedCash + (heldCash[userId] ?? 0),
+                                              holdings: holdings)))
     }
 
     public func place(_ o: StoredOrder, event: LedgerEvent, _ completion: @escaping OrderStoreCompletion<PlaceOutcome>) {
@@ -150,10 +196,9 @@ public final class JournalOrderStore: OrderStore {
             return
         }
         guard users[o.userId] != nil else { completion(.success(.refused(.insufficientFunds))); return }
-        let a = ledger[o.userId]
         let need = o.reservation
-        if o.side == .buy, need.cash > a.buyingPower { completion(.success(.refused(.insufficientFunds))); return }
-        if o.side == .sell, need.qty > (a.holdings[o.symbol]?.availableQty ?? 0) {
+        if o.side == .buy, need.cash > freeCash(o.userId) { completion(.success(.refused(.insufficientFunds))); return }
+        if o.side == .sell, need.qty > freeQty(o.userId, o.symbol) {
             completion(.success(.refused(.insufficientHoldings)))
             return
         }
@@ -173,6 +218,7 @@ public final class JournalOrderStore: OrderStore {
         if let q = u.newQty { m.append(("qty", .number(String(q)))) }
         if let p = u.newPrice { m.append(("price", .number(String(p)))) }
         if let r = u.reason { m.append(("reason", .string(r))) }
+        if let k = u.keptHoldSeq { m.append(("hold_seq", .number(String(k)))) }
         if let e = u.event { m.append(("event", Self.json(e))) }
         append(.object(m))
         applyUpdate(u)
@@ -181,7 +227,7 @@ public final class JournalOrderStore: OrderStore {
 
     public func funds(_ event: LedgerEvent, _ completion: @escaping OrderStoreCompletion<FundsOutcome>) {
         guard users[event.userId] != nil else { completion(.success(.insufficientFunds)); return }
-        if case .withdrawal(let amount) = event.body, amount > ledger[event.userId].buyingPower {
+        if case .withdrawal(let amount) = event.body, amount > freeCash(event.userId) {
             completion(.success(.insufficientFunds))
             return
         }
@@ -209,6 +255,28 @@ public final class JournalOrderStore: OrderStore {
         append(.object([("r", .string("amend")), ("id", .string(orderId))]))
         orders[orderId]!.amendSeq += 1
         completion(.success(orders[orderId]!.amendSeq))
+    }
+
+    public func holdReplace(_ order: StoredOrder, extra: Int64,
+                            _ completion: @escaping OrderStoreCompletion<ReplaceHoldOutcome>) {
+        guard let o = orders[order.orderId], o.userId == order.userId, !o.status.isTerminal, o.replaceHold == 0,
+              extra > 0 else { completion(.success(.conflict)); return }
+        if o.side == .buy, extra > freeCash(o.userId) { completion(.success(.refused(.insufficientFunds))); return }
+        if o.side == .sell, extra > freeQty(o.userId, o.symbol) { completion(.success(.refused(.insufficientHoldings))); return }
+        append(.object([("r", .string("hold")), ("id", .string(o.orderId)), ("extra", .number(String(extra)))]))
+        hold(o.orderId, extra)
+        completion(.success(.held(amendSeq: orders[o.orderId]!.amendSeq)))
+    }
+
+    public func releaseReplace(_ order: StoredOrder, amendSeq: Int?, _ completion: @escaping OrderStoreCompletion<Bool>) {
+        guard let o = orders[order.orderId], o.replaceHold != 0, amendSeq == nil || amendSeq == o.replaceHoldSeq else {
+            completion(.success(false))
+            return
+        }
+        var m: [(String, JSONValue)] = [("r", .string("release")), ("id", .string(o.orderId))]
+        if let amendSeq { m.append(("seq", .number(String(amendSeq)))) }
+        append(.object(m))
+        completion(.success(release(o.orderId, seq: amendSeq)))
     }
 
     public func undeliveredEvents(_ completion: @escaping OrderStoreCompletion<[LedgerEvent]>) { completion(.success([])) }
@@ -250,6 +318,7 @@ public final class JournalOrderStore: OrderStore {
                                avgPrice: v["avg"]?.numberText.flatMap { Int64($0) } ?? 0,
                                newQty: v["qty"]?.numberText.flatMap { Int64($0) },
                                newPrice: v["price"]?.numberText.flatMap { Int64($0) },
-                               reason: v["reason"]?.stringValue, event: v["event"].flatMap(event))
+                               reason: v["reason"]?.stringValue, event: v["event"].flatMap(event),
+                               keptHoldSeq: v["hold_seq"]?.numberText.flatMap { Int($0) })
     }
 }

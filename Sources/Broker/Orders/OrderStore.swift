@@ -10,6 +10,10 @@
 // `pending_reserved_qty` (shares) and puts ORDER_PLACED in the outbox in the same transaction; when the ledger
 // applies ORDER_PLACED it moves the amount from pending into `reserved`. Buying power is therefore always
 // `cash - reserved - pending_reserved`, and no order reaches the exchange without a committed reservation.
+// A cancel/replace that needs more (`holdReplace`) adds the difference to pending as the order's replace hold
+// before 35=G leaves; the Replaced report's ORDER_REPLACED carries the hold (`held`) so the ledger drops it from
+// pending as the recomputed reservation takes over, while an OrderCancelReject, or the order ending first,
+// releases it (`releaseReplace`).
 
 /// Order status as the REST API names it (DESIGN.md).
 public enum OrderStatus: String, Sendable, Equatable {
@@ -52,16 +56,21 @@ public struct StoredOrder: Sendable, Equatable {
     public var amendSeq: Int
     /// Why it was rejected, when it was.
     public var rejectReason: String?
+    /// Cash (buys) or shares (sells) held in pending for an unacknowledged replace that needs more; 0 when none.
+    public var replaceHold: Int64
+    /// The `amendSeq` of the replace that `replaceHold` belongs to.
+    public var replaceHoldSeq: Int
 
     /// Creates an order record.
     public init(orderId: String, userId: String, clientOrderId: String, symbol: String, side: OrderSide,
                 type: OrderType, tif: TimeInForce, qty: Int64, price: Int64?, reservePrice: Int64,
                 status: OrderStatus = .pendingNew, filled: Int64 = 0, avgPrice: Int64 = 0, amendSeq: Int = 0,
-                rejectReason: String? = nil) {
+                rejectReason: String? = nil, replaceHold: Int64 = 0, replaceHoldSeq: Int = 0) {
         self.orderId = orderId; self.userId = userId; self.clientOrderId = clientOrderId; self.symbol = symbol
         self.side = side; self.type = type; self.tif = tif; self.qty = qty; self.price = price
         self.reservePrice = reservePrice; self.status = status; self.filled = filled; self.avgPrice = avgPrice
         self.amendSeq = amendSeq; self.rejectReason = rejectReason
+        self.replaceHold = replaceHold; self.replaceHoldSeq = replaceHoldSeq
     }
 
     /// Reservation this order takes when placed: cash for buys, shares for sells.
@@ -104,6 +113,16 @@ public enum PlaceOutcome: Sendable, Equatable {
     case refused(RiskRejectCode)
 }
 
+/// Result of `holdReplace`.
+public enum ReplaceHoldOutcome: Sendable, Equatable {
+    /// The extra is held in pending; `amendSeq` numbers the replace (its ClOrdID suffix).
+    case held(amendSeq: Int)
+    /// The account cannot cover the extra (`insufficientFunds` / `insufficientHoldings`); nothing changed.
+    case refused(RiskRejectCode)
+    /// The order is not open, or another replace still holds an extra; nothing changed.
+    case conflict
+}
+
 /// Result of a funds request.
 public enum FundsOutcome: Sendable, Equatable {
     /// Recorded (withdrawals: amount reserved until the ledger applies it); the event is in the outbox.
@@ -131,13 +150,18 @@ public struct ExecutionUpdate: Sendable, Equatable {
     public var reason: String?
     /// The ledger event this report produces, if any (fills, cancels, rejects, replaces).
     public var event: LedgerEvent?
+    /// Set on the Replaced report of a replace that held an extra: its `amendSeq`. The hold stops being the
+    /// gateway's in the same transaction (the update's ORDER_REPLACED carries it to the ledger, which drops it
+    /// from pending).
+    public var keptHoldSeq: Int?
 
     /// Creates an update.
     public init(orderId: String, execId: String, status: OrderStatus, filled: Int64, avgPrice: Int64,
-                newQty: Int64? = nil, newPrice: Int64? = nil, reason: String? = nil, event: LedgerEvent? = nil) {
+                newQty: Int64? = nil, newPrice: Int64? = nil, reason: String? = nil, event: LedgerEvent? = nil,
+                keptHoldSeq: Int? = nil) {
         self.orderId = orderId; self.execId = execId; self.status = status; self.filled = filled
         self.avgPrice = avgPrice; self.newQty = newQty; self.newPrice = newPrice; self.reason = reason
-        self.event = event
+        self.event = event; self.keptHoldSeq = keptHoldSeq
     }
 }
 
@@ -171,9 +195,18 @@ public protocol OrderStore: AnyObject {
     /// (`cash - reserved - pending`) or free shares, add the reservation to pending, insert the order, put
     /// `event` (ORDER_PLACED) in the outbox.
     func place(_ order: StoredOrder, event: LedgerEvent, _ completion: @escaping OrderStoreCompletion<PlaceOutcome>)
-    /// One transaction: record the exec id (a known one answers false and changes nothing), update the order,
-    /// put the update's event in the outbox. Returns whether it was applied.
+    /// One transaction: record the exec id (a known one answers false and changes nothing), update the order
+    /// (and hand its replace hold to the ledger when `keptHoldSeq` says so), put the update's event in the
+    /// outbox. Returns whether it was applied.
     func apply(_ update: ExecutionUpdate, _ completion: @escaping OrderStoreCompletion<Bool>)
+    /// One transaction, before a cancel/replace that needs more is sent: lock the account, check that buying
+    /// power (`cash - reserved - pending`) or free shares cover `extra` (cash for a buy, shares for a sell), add
+    /// it to pending as the order's replace hold, bump `amendSeq`.
+    func holdReplace(_ order: StoredOrder, extra: Int64, _ completion: @escaping OrderStoreCompletion<ReplaceHoldOutcome>)
+    /// Gives back the order's replace hold if it belongs to replace `amendSeq` (nil: whichever): the exchange
+    /// refused the replace, it was never sent, or the order ended first. Idempotent; returns whether something
+    /// was released. `prepare` also releases what ended orders still hold (a crash before this call).
+    func releaseReplace(_ order: StoredOrder, amendSeq: Int?, _ completion: @escaping OrderStoreCompletion<Bool>)
     /// Deposit (always) or withdrawal (checks and reserves buying power), with its event in the outbox.
     func funds(_ event: LedgerEvent, _ completion: @escaping OrderStoreCompletion<FundsOutcome>)
     /// A user's orders, newest first (at most `limit`).

@@ -2,11 +2,13 @@
 // idempotently at startup (no migration tool needed on a fresh database).
 //
 // Owns: tables (users, accounts, holdings, orders, executions, outbox, ledger_events, ledger_offsets), the order-id
-// block sequence, and the two server-side functions that make the gateway's operations one statement each, so
+// block sequence, and the server-side functions that make the gateway's operations one statement each, so
 // they are atomic without an explicit BEGIN/COMMIT round trip and pipeline well:
 // - broker_place_order: lock account -> idempotency by (user, client_order_id) -> buying power/free shares
 //   check -> pending reservation -> insert order -> outbox;
-// - broker_apply_execution: exec id dedupe -> order update -> outbox.
+// - broker_apply_execution: exec id dedupe -> order update -> outbox;
+// plus the replace holds of cancel/replaces that need more (broker_hold_replace, broker_release_replace,
+// broker_apply_replaced), appended at the end.
 // Money in minor units (bigint), prices in 1e-4 units (bigint), never floating point.
 
 /// DDL of the order path.
@@ -205,6 +207,98 @@ public enum OrdersSchema {
                 UPDATE accounts a SET pending_reserved = a.pending_reserved + p_withdraw WHERE a.user_id = p_user;
             END IF;
             INSERT INTO outbox (event_id, user_id, payload) VALUES (p_event_id, p_user, p_payload);
+            RETURN true;
+        END $$
+        """,
+        // Replace holds: a cancel/replace that needs more cash (buy) or shares (sell) holds the extra in pending
+        // until the exchange answers. The order row says how much and for which replace (amend_seq).
+        "ALTER TABLE orders ADD COLUMN IF NOT EXISTS replace_hold bigint NOT NULL DEFAULT 0",
+        "ALTER TABLE orders ADD COLUMN IF NOT EXISTS replace_hold_seq int NOT NULL DEFAULT 0",
+        // Returns one row: outcome ('held' | 'insufficient_funds' | 'insufficient_holdings' | 'conflict') and,
+        // when held, the replace's amend_seq. Locks the account first, then the order (as broker_release_replace).
+        """
+        CREATE OR REPLACE FUNCTION broker_hold_replace(p_order_id text, p_user text, p_extra bigint)
+        RETURNS TABLE (outcome text, amend_seq int)
+        LANGUAGE plpgsql AS $$
+        #variable_conflict use_column
+        DECLARE
+            o record;
+            free bigint;
+            seq int;
+        BEGIN
+            PERFORM 1 FROM accounts a WHERE a.user_id = p_user FOR UPDATE;
+            IF NOT FOUND THEN RETURN QUERY SELECT 'insufficient_funds'::text, NULL::int; RETURN; END IF;
+            SELECT x.side, x.symbol, x.status, x.replace_hold INTO o FROM orders x
+                WHERE x.order_id = p_order_id AND x.user_id = p_user FOR UPDATE;
+            IF NOT FOUND THEN RETURN QUERY SELECT 'conflict'::text, NULL::int; RETURN; END IF;
+            IF o.status IN ('filled','canceled','rejected') OR o.replace_hold <> 0 OR p_extra <= 0 THEN
+                RETURN QUERY SELECT 'conflict'::text, NULL::int;
+                RETURN;
+            END IF;
+            IF o.side = 'buy' THEN
+                SELECT a.cash - a.reserved - a.pending_reserved INTO free FROM accounts a WHERE a.user_id = p_user;
+                IF free < p_extra THEN RETURN QUERY SELECT 'insufficient_funds'::text, NULL::int; RETURN; END IF;
+                UPDATE accounts a SET pending_reserved = a.pending_reserved + p_extra, updated_at = now()
+                    WHERE a.user_id = p_user;
+            ELSE
+                SELECT h.qty - h.reserved_qty - h.pending_reserved_qty INTO free FROM holdings h
+                    WHERE h.user_id = p_user AND h.symbol = o.symbol FOR UPDATE;
+                IF free IS NULL OR free < p_extra THEN
+                    RETURN QUERY SELECT 'insufficient_holdings'::text, NULL::int;
+                    RETURN;
+                END IF;
+                UPDATE holdings h SET pending_reserved_qty = h.pending_reserved_qty + p_extra
+                    WHERE h.user_id = p_user AND h.symbol = o.symbol;
+            END IF;
+            UPDATE orders x SET amend_seq = x.amend_seq + 1, replace_hold = p_extra, replace_hold_seq = x.amend_seq + 1,
+                updated_at = now() WHERE x.order_id = p_order_id RETURNING x.amend_seq INTO seq;
+            RETURN QUERY SELECT 'held'::text, seq;
+        END $$
+        """,
+        // Gives the hold back to buying power (free shares) when it belongs to replace p_seq (NULL: any).
+        // Returns whether something was released.
+        """
+        CREATE OR REPLACE FUNCTION broker_release_replace(p_order_id text, p_seq int)
+        RETURNS boolean LANGUAGE plpgsql AS $$
+        #variable_conflict use_column
+        DECLARE
+            u text;
+            o record;
+        BEGIN
+            SELECT x.user_id INTO u FROM orders x WHERE x.order_id = p_order_id;
+            IF NOT FOUND THEN RETURN false; END IF;
+            PERFORM 1 FROM accounts a WHERE a.user_id = u FOR UPDATE;
+            SELECT x.side, x.symbol, x.replace_hold, x.replace_hold_seq INTO o FROM orders x
+                WHERE x.order_id = p_order_id FOR UPDATE;
+            IF o.replace_hold = 0 OR (p_seq IS NOT NULL AND o.replace_hold_seq <> p_seq) THEN RETURN false; END IF;
+            IF o.side = 'buy' THEN
+                UPDATE accounts a SET pending_reserved = GREATEST(a.pending_reserved - o.replace_hold, 0),
+                    updated_at = now() WHERE a.user_id = u;
+            ELSE
+                UPDATE holdings h SET pending_reserved_qty = GREATEST(h.pending_reserved_qty - o.replace_hold, 0)
+                    WHERE h.user_id = u AND h.symbol = o.symbol;
+            END IF;
+            UPDATE orders x SET replace_hold = 0, replace_hold_seq = 0, updated_at = now()
+                WHERE x.order_id = p_order_id;
+            RETURN true;
+        END $$
+        """,
+        // broker_apply_execution for the Replaced report of a replace that held an extra: the hold of replace
+        // p_hold_seq stops being the gateway's in the same transaction (its ORDER_REPLACED carries it to the
+        // ledger). Touches only the order row, like broker_apply_execution.
+        """
+        CREATE OR REPLACE FUNCTION broker_apply_replaced(
+            p_hold_seq int, p_exec_id text, p_order_id text, p_status text, p_filled bigint, p_avg_price bigint,
+            p_new_qty bigint, p_new_price bigint, p_reason text, p_event_id text, p_user text, p_payload text)
+        RETURNS boolean LANGUAGE plpgsql AS $$
+        #variable_conflict use_column
+        BEGIN
+            IF NOT broker_apply_execution(p_exec_id, p_order_id, p_status, p_filled, p_avg_price, p_new_qty,
+                                          p_new_price, p_reason, p_event_id, p_user, p_payload) THEN
+                RETURN false;
+            END IF;
+            UPDATE orders x SET replace_hold = 0, replace_hold_seq = 0
+                WHERE x.order_id = p_order_id AND x.replace_hold_seq = p_hold_seq;
             RETURN true;
         END $$
         """,

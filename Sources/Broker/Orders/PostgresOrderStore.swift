@@ -47,8 +47,15 @@ public final class PostgresOrderStore: OrderStore {
 
     public func prepare(_ completion: @escaping OrderStoreCompletion<Void>) {
         for l in lanes where !l.pg.isConnected && l.pg.lastError == nil { l.pg.connect() }
-        pg.transaction(OrdersSchema.statements.map { ($0, []) }) { r in
-            completion(r.map { _ in () }.mapError { OrderStoreError("schema: \($0)") })
+        pg.transaction(OrdersSchema.statements.map { ($0, []) }) { [pg] r in
+            if case .failure(let e) = r { completion(.failure(OrderStoreError("schema: \(e)"))); return }
+            // Holds of orders that ended before their release was written (a crash in between) go back now.
+            pg.query("""
+                SELECT broker_release_replace(order_id, NULL) FROM orders
+                WHERE replace_hold <> 0 AND status IN ('filled','canceled','rejected')
+                """) { r in
+                completion(r.map { _ in () }.mapError { OrderStoreError("release ended holds: \($0)") })
+            }
         }
     }
 
@@ -151,11 +158,46 @@ public final class PostgresOrderStore: OrderStore {
             lane(u.orderId).acknowledge(u.orderId) { r in completion(r.mapError { OrderStoreError("\($0)") }) }
             return
         }
+        if let seq = u.keptHoldSeq { applyReplaced(u, holdSeq: seq, completion); return }
         lane(u.orderId).write("SELECT broker_apply_execution($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", [
             u.execId, u.orderId, u.status.rawValue, String(u.filled), String(u.avgPrice), u.newQty.map(String.init),
             u.newPrice.map(String.init), u.reason, u.event?.eventId, u.event?.userId,
             u.event.map(LedgerEventCodec.string),
         ]) { r in
+            completion(Self.map(r) { $0.rows.first?.first ?? nil == "t" })
+        }
+    }
+
+    /// `apply` for the Replaced report of a replace that held an extra (the order's lane, like every update of it).
+    private func applyReplaced(_ u: ExecutionUpdate, holdSeq: Int, _ completion: @escaping OrderStoreCompletion<Bool>) {
+        lane(u.orderId).write("SELECT broker_apply_replaced($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)", [
+            String(holdSeq), u.execId, u.orderId, u.status.rawValue, String(u.filled), String(u.avgPrice),
+            u.newQty.map(String.init), u.newPrice.map(String.init), u.reason, u.event?.eventId, u.event?.userId,
+            u.event.map(LedgerEventCodec.string),
+        ]) { r in
+            completion(Self.map(r) { $0.rows.first?.first ?? nil == "t" })
+        }
+    }
+
+    public func holdReplace(_ o: StoredOrder, extra: Int64, _ completion: @escaping OrderStoreCompletion<ReplaceHoldOutcome>) {
+        lane(o.userId).write("SELECT * FROM broker_hold_replace($1,$2,$3)", [o.orderId, o.userId, String(extra)]) { r in
+            completion(Self.map(r) { res in
+                guard let row = res.rows.first, let outcome = row[0] else { throw OrderStoreError("hold replace: no row") }
+                switch outcome {
+                case "held":
+                    guard let seq = row[1].flatMap({ Int($0) }) else { throw OrderStoreError("hold replace: no seq") }
+                    return .held(amendSeq: seq)
+                case "insufficient_funds": return .refused(.insufficientFunds)
+                case "insufficient_holdings": return .refused(.insufficientHoldings)
+                default: return .conflict
+                }
+            })
+        }
+    }
+
+    public func releaseReplace(_ o: StoredOrder, amendSeq: Int?, _ completion: @escaping OrderStoreCompletion<Bool>) {
+        // The user's lane: it locks the account.
+        lane(o.userId).write("SELECT broker_release_replace($1,$2)", [o.orderId, amendSeq.map(String.init)]) { r in
             completion(Self.map(r) { $0.rows.first?.first ?? nil == "t" })
         }
     }
@@ -171,7 +213,7 @@ public final class PostgresOrderStore: OrderStore {
 
     static let orderColumns = """
         order_id, user_id, client_order_id, symbol, side, type, tif, qty, price, reserve_price, status, filled,
-        avg_price, amend_seq, reject_reason
+        avg_price, amend_seq, reject_reason, replace_hold, replace_hold_seq
         """
 
     public func orders(of userId: String, limit: Int, _ completion: @escaping OrderStoreCompletion<[StoredOrder]>) {
@@ -261,7 +303,8 @@ public final class PostgresOrderStore: OrderStore {
                     side: side(r[4]), type: r[5] == "market" ? .market : .limit, tif: r[6] == "ioc" ? .ioc : .day,
                     qty: Int64(r[7] ?? "") ?? 0, price: r[8].flatMap { Int64($0) }, reservePrice: Int64(r[9] ?? "") ?? 0,
                     status: OrderStatus(rawValue: r[10] ?? "") ?? .pendingNew, filled: Int64(r[11] ?? "") ?? 0,
-                    avgPrice: Int64(r[12] ?? "") ?? 0, amendSeq: Int(r[13] ?? "") ?? 0, rejectReason: r[14])
+                    avgPrice: Int64(r[12] ?? "") ?? 0, amendSeq: Int(r[13] ?? "") ?? 0, rejectReason: r[14],
+                    replaceHold: Int64(r[15] ?? "") ?? 0, replaceHoldSeq: Int(r[16] ?? "") ?? 0)
     }
 
     static func side(_ s: String?) -> OrderSide { s == "sell" ? .sell : .buy }

@@ -117,6 +117,34 @@ import Testing
                                             "unsupported_time_in_force", "duplicate_clordid"])
     }
 
+    @Test func resentOrderGetsItsStatusNeverASecondOrder() {
+        var h = handler()
+        var out: [ExchangeOrderOutput] = []
+        new(&h, order("s1", .buy, qty: 100, price: 990_000), &out, session: 3)
+        new(&h, order("s2", .buy, qty: 100, price: 1_000_200), &out, session: 3)   // fills at once
+        out.removeAll()
+        // The same D again (a gateway recovering from a crash after sending it): the order's state, ExecType I.
+        new(&h, order("s1", .buy, qty: 100, price: 990_000), &out, session: 3)
+        new(&h, order("s2", .buy, qty: 100, price: 1_000_200), &out, session: 3)
+        var r = reports(out)
+        #expect(r.map(\.execType) == [.orderStatus, .orderStatus])
+        #expect(r[0].ordStatus == .new && r[0].clOrdID == "s1" && r[0].leavesQty == 100 && r[0].cumQty == 0)
+        #expect(r[1].ordStatus == .filled && r[1].cumQty == 100 && r[1].avgPx == 1_000_100 && r[1].lastQty == nil)
+        #expect(!out.contains { if case .trade = $0 { return true } else { return false } })
+        #expect(h.recordsHeld == 2 && h.book(1).queue(.buy, price: 990_000).count == 1)
+        // After a replace the status names the current ClOrdID; a ClOrdID unknown to the session is a new order.
+        out.removeAll()
+        h.replace(FIXOrderCancelReplaceRequest(origClOrdID: "s1", clOrdID: "s1.1", symbol: "S0001", side: .buy,
+                                               ordType: .limit, orderQty: 150, price: 990_000, transactTime: now),
+                  session: 3, referencePrice: ref, now: now, into: &out)
+        new(&h, order("s1", .buy, qty: 100, price: 990_000), &out, session: 3)
+        new(&h, order("s1", .buy, qty: 100, price: 990_000), &out, session: 4)
+        r = reports(out)
+        #expect(r.map(\.execType) == [.replaced, .orderStatus, .new])
+        #expect(r[1].clOrdID == "s1.1" && r[1].orderQty == 150 && r[1].leavesQty == 150)
+        #expect(h.recordsHeld == 3 && h.book(1).queue(.buy, price: 990_000).count == 2)
+    }
+
     @Test func restingOrderFillsWhenTheMarketMovesThroughIt() {
         var h = handler()
         var out: [ExchangeOrderOutput] = []

@@ -10,6 +10,8 @@ import Wire
         LedgerEvent(eventId: "p:3", userId: "u1", ts: 9, body: .orderPlaced(orderId: "3", symbol: "TCS", side: .sell, qty: 10,
                                                                               reservePrice: 35_000_100)),
         LedgerEvent(eventId: "x:3:a", userId: "u1", body: .orderReplaced(orderId: "3", qty: 4, reservePrice: 34_000_000)),
+        LedgerEvent(eventId: "x:3:h", userId: "u1", body: .orderReplaced(orderId: "3", qty: 9, reservePrice: 34_000_000,
+                                                                          held: 1_700_000)),
         LedgerEvent(eventId: "x:3:b", userId: "u1", body: .orderPartiallyFilled(orderId: "3", execId: "b", price: 1, qty: 2)),
         LedgerEvent(eventId: "x:3:c", userId: "u1", body: .orderFilled(orderId: "3", execId: "c", price: 35_000_000, qty: 2)),
         LedgerEvent(eventId: "x:3:d", userId: "u1", body: .orderCanceled(orderId: "3")),

@@ -1,5 +1,6 @@
 // `broker demo` in-process: exchange -> FIX loopback -> ingest -> in-process bus -> fanout, checked by
 // the independent Python client (Tests/interop/fanout/fanout_check.py); extra services get the hook.
+import Foundation
 import Logging
 import Synchronization
 import Testing
@@ -15,6 +16,8 @@ import Wire
             generated = 200
             [demo]
             rate = 20000
+            [exchange]
+            order_store_dir = "\(NSTemporaryDirectory())demo-fix-\(getpid())"
             \(extra)
             """, name: "test.toml", schema: BrokerConfig.schema)
     }
