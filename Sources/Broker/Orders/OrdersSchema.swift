@@ -133,12 +133,23 @@ public enum OrdersSchema {
                     NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, NULL::int;
                 RETURN;
             END IF;
-            RETURN QUERY SELECT 'duplicate'::text, o.order_id, o.status, o.qty, o.price, o.reserve_price, o.filled,
-                o.avg_price, o.symbol, o.side, o.type, o.tif, o.amend_seq
-                FROM orders o WHERE o.user_id = p_user AND o.client_order_id = p_client_order_id;
-            IF FOUND THEN RETURN; END IF;
+            -- The insert is the idempotency check: its arbiter is the (user, client_order_id) unique index
+            -- itself, where a separate lookup's cached plan could pick orders_user and read every order of the
+            -- user. A refused order is deleted again (refusals are rare; the transaction leaves nothing behind).
+            INSERT INTO orders (order_id, user_id, client_order_id, symbol, side, type, tif, qty, price,
+                                reserve_price, status)
+                VALUES (p_order_id, p_user, p_client_order_id, p_symbol, p_side, p_type, p_tif, p_qty, p_price,
+                        p_reserve_price, 'pending_new')
+                ON CONFLICT (user_id, client_order_id) DO NOTHING;
+            IF NOT FOUND THEN
+                RETURN QUERY SELECT 'duplicate'::text, o.order_id, o.status, o.qty, o.price, o.reserve_price,
+                    o.filled, o.avg_price, o.symbol, o.side, o.type, o.tif, o.amend_seq
+                    FROM orders o WHERE o.user_id = p_user AND o.client_order_id = p_client_order_id;
+                RETURN;
+            END IF;
             IF p_side = 'buy' THEN
                 IF free < p_reserve_cash THEN
+                    DELETE FROM orders o WHERE o.order_id = p_order_id;
                     RETURN QUERY SELECT 'insufficient_funds'::text, NULL::text, NULL::text, NULL::bigint,
                         NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::text,
                         NULL::text, NULL::int;
@@ -150,6 +161,7 @@ public enum OrdersSchema {
                 SELECT h.qty - h.reserved_qty - h.pending_reserved_qty INTO free FROM holdings h
                     WHERE h.user_id = p_user AND h.symbol = p_symbol FOR UPDATE;
                 IF free IS NULL OR free < p_reserve_qty THEN
+                    DELETE FROM orders o WHERE o.order_id = p_order_id;
                     RETURN QUERY SELECT 'insufficient_holdings'::text, NULL::text, NULL::text, NULL::bigint,
                         NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::text,
                         NULL::text, NULL::int;
@@ -158,10 +170,6 @@ public enum OrdersSchema {
                 UPDATE holdings h SET pending_reserved_qty = h.pending_reserved_qty + p_reserve_qty
                     WHERE h.user_id = p_user AND h.symbol = p_symbol;
             END IF;
-            INSERT INTO orders (order_id, user_id, client_order_id, symbol, side, type, tif, qty, price,
-                                reserve_price, status)
-                VALUES (p_order_id, p_user, p_client_order_id, p_symbol, p_side, p_type, p_tif, p_qty, p_price,
-                        p_reserve_price, 'pending_new');
             INSERT INTO outbox (event_id, user_id, payload) VALUES (p_event_id, p_user, p_payload);
             RETURN QUERY SELECT 'placed'::text, p_order_id, 'pending_new'::text, p_qty, p_price, p_reserve_price,
                 0::bigint, 0::bigint, p_symbol, p_side, p_type, p_tif, 0;

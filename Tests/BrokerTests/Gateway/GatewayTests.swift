@@ -161,6 +161,8 @@ import WebSocket
         let a = try rig.account("carol")
         #expect(a.reserved + a.pending <= a.cash)
         #expect(a.reserved == 29 * 340_000)
+        // Refused orders leave no row behind (the placement inserts first and deletes on refusal).
+        #expect(try rig.query("SELECT count(*) FROM orders WHERE user_id = 'carol'") == [["29"]])
         #expect(try rig.runner.sync { rig.store.largestBatch } > 1)   // concurrent writes shared commits
         #expect(try rig.replayDifferences("carol") == [])
     }
