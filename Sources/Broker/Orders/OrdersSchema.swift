@@ -4,8 +4,8 @@
 // Owns: tables (users, accounts, holdings, orders, executions, outbox, ledger_events, ledger_offsets), the order-id
 // block sequence, and the server-side functions that make the gateway's operations one statement each, so
 // they are atomic without an explicit BEGIN/COMMIT round trip and pipeline well:
-// - broker_place_order: lock account -> idempotency by (user, client_order_id) -> buying power/free shares
-//   check -> pending reservation -> insert order -> outbox;
+// - broker_place_order: insert order (idempotent by (user, client_order_id)) -> guarded pending reservation
+//   (buying power / free shares checked by the UPDATE itself; the order is deleted again if refused) -> outbox;
 // - broker_apply_execution: exec id dedupe -> order update -> outbox;
 // plus the replace holds of cancel/replaces that need more (broker_hold_replace, broker_release_replace,
 // broker_apply_replaced), appended at the end.
@@ -121,21 +121,11 @@ public enum OrdersSchema {
                        filled bigint, avg_price bigint, symbol text, side text, type text, tif text, amend_seq int)
         LANGUAGE plpgsql AS $$
         #variable_conflict use_column
-        DECLARE
-            free bigint;
         BEGIN
-            -- The account row lock serialises every placement of one user: concurrent orders cannot both
-            -- pass the check against the same buying power, and a retried client_order_id sees the first.
-            SELECT a.cash - a.reserved - a.pending_reserved INTO free FROM accounts a WHERE a.user_id = p_user
-                FOR UPDATE;
-            IF NOT FOUND THEN
-                RETURN QUERY SELECT 'unknown_user'::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint,
-                    NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, NULL::int;
-                RETURN;
-            END IF;
             -- The insert is the idempotency check: its arbiter is the (user, client_order_id) unique index
-            -- itself, where a separate lookup's cached plan could pick orders_user and read every order of the
-            -- user. A refused order is deleted again (refusals are rare; the transaction leaves nothing behind).
+            -- itself (a separate lookup's cached plan could pick orders_user and read every order of the user),
+            -- and a concurrent retry waits on that index entry until the first commits or rolls back. A refused
+            -- order is deleted again in the same transaction (refusals are rare).
             INSERT INTO orders (order_id, user_id, client_order_id, symbol, side, type, tif, qty, price,
                                 reserve_price, status)
                 VALUES (p_order_id, p_user, p_client_order_id, p_symbol, p_side, p_type, p_tif, p_qty, p_price,
@@ -147,28 +137,25 @@ public enum OrdersSchema {
                     FROM orders o WHERE o.user_id = p_user AND o.client_order_id = p_client_order_id;
                 RETURN;
             END IF;
+            -- Check and reserve in one guarded UPDATE: a concurrent placement of the same user waits for the
+            -- row and re-checks the condition on the version it committed (READ COMMITTED re-evaluation), so two
+            -- orders can never both pass against the same buying power or the same free shares.
             IF p_side = 'buy' THEN
-                IF free < p_reserve_cash THEN
-                    DELETE FROM orders o WHERE o.order_id = p_order_id;
-                    RETURN QUERY SELECT 'insufficient_funds'::text, NULL::text, NULL::text, NULL::bigint,
-                        NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::text,
-                        NULL::text, NULL::int;
-                    RETURN;
-                END IF;
                 UPDATE accounts a SET pending_reserved = a.pending_reserved + p_reserve_cash, updated_at = now()
-                    WHERE a.user_id = p_user;
+                    WHERE a.user_id = p_user AND a.cash - a.reserved - a.pending_reserved >= p_reserve_cash;
             ELSE
-                SELECT h.qty - h.reserved_qty - h.pending_reserved_qty INTO free FROM holdings h
-                    WHERE h.user_id = p_user AND h.symbol = p_symbol FOR UPDATE;
-                IF free IS NULL OR free < p_reserve_qty THEN
-                    DELETE FROM orders o WHERE o.order_id = p_order_id;
-                    RETURN QUERY SELECT 'insufficient_holdings'::text, NULL::text, NULL::text, NULL::bigint,
-                        NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::text,
-                        NULL::text, NULL::int;
-                    RETURN;
-                END IF;
                 UPDATE holdings h SET pending_reserved_qty = h.pending_reserved_qty + p_reserve_qty
-                    WHERE h.user_id = p_user AND h.symbol = p_symbol;
+                    WHERE h.user_id = p_user AND h.symbol = p_symbol
+                      AND h.qty - h.reserved_qty - h.pending_reserved_qty >= p_reserve_qty;
+            END IF;
+            IF NOT FOUND THEN
+                DELETE FROM orders o WHERE o.order_id = p_order_id;
+                RETURN QUERY SELECT CASE
+                        WHEN NOT EXISTS (SELECT 1 FROM accounts a WHERE a.user_id = p_user) THEN 'unknown_user'
+                        WHEN p_side = 'buy' THEN 'insufficient_funds' ELSE 'insufficient_holdings' END,
+                    NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::int;
+                RETURN;
             END IF;
             INSERT INTO outbox (event_id, user_id, payload) VALUES (p_event_id, p_user, p_payload);
             RETURN QUERY SELECT 'placed'::text, p_order_id, 'pending_new'::text, p_qty, p_price, p_reserve_price,
