@@ -102,8 +102,16 @@ extension OrderGateway {
     }
 
     func verifyToken(_ token: String) -> Result<String, Refusal> {
+        let seconds = Int64(now / 1_000_000_000)
+        if let claims = verifiedTokens[token] {
+            if seconds < claims.expiresAt { return .success(claims.subject) }
+            verifiedTokens[token] = nil
+        }
         do {
-            return .success(try signer.verify(token, now: Int64(now / 1_000_000_000)).subject)
+            let claims = try signer.verify(token, now: seconds)
+            if verifiedTokens.count >= Self.verifiedTokenLimit { verifiedTokens.removeAll(keepingCapacity: true) }
+            verifiedTokens[token] = claims
+            return .success(claims.subject)
         } catch {
             return .failure(Refusal(status: 401, code: "invalid_token", message: "token \(error)"))
         }

@@ -53,6 +53,11 @@ public final class OrderGateway: FIXApplication {
     var risk: RiskGate
     let search: SymbolSearch
     var live: [String: LiveOrder] = [:]
+    /// Tokens whose signature was checked, with their claims: a client sends the same token with every request,
+    /// and the HMAC was ~7% of the gateway thread. Expiry is still checked on every use; bounded by
+    /// `verifiedTokenLimit` (emptied when full).
+    var verifiedTokens: [String: GatewayClaims] = [:]
+    static let verifiedTokenLimit = 100_000
     var initiator: FIXInitiator?
     var orderBlock: Int64 = 0
     var orderCounter: Int64 = 0

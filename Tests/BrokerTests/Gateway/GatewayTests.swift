@@ -276,6 +276,12 @@ import WebSocket
         #expect(try rig.account("frank").cash == 9_950_000)
         #expect(c.request("GET", "/api/v1/nothing", token: frank).errorCode == "not_found")
         #expect(c.request("PUT", "/api/v1/orders", token: frank).errorCode == "method_not_allowed")
+        // A token accepted (and remembered) before stops working when it expires.
+        try rig.runner.sync {
+            let expiry = rig.gateway.now + UInt64(rig.gateway.settings.tokenLifetimeSeconds + 1) * 1_000_000_000
+            rig.gateway.clock = { expiry }
+        }
+        #expect(c.request("GET", "/api/v1/portfolio", token: frank).errorCode == "invalid_token")
     }
 
     @Test func searchIsHydratedWithLastPrices() throws {
