@@ -11,7 +11,7 @@
 // throughput, REST latency (request to 201: the gateway's ack, after the commit and the D), and
 // request-to-exchange-ack latency (35=8 New applied), p50/p90/p99/p99.9/max.
 //
-//   broker bench --orders 50000 [--connections 64] [--users 64] [--storage postgres|journal] [--json]
+//   broker bench --orders 50000 [--connections 48] [--users 64] [--storage postgres|journal] [--json]
 //                [--set postgres.conninfo=...]
 import Logging
 public import Wire
@@ -26,7 +26,7 @@ public enum OrderBench {
     /// - Throws: `RoleError` when a component does not start.
     public static func run(_ ctx: RoleContext) throws {
         let total = Int(ctx.argument("--orders") ?? "") ?? 20_000
-        let connections = Int(ctx.argument("--connections") ?? "") ?? 64
+        let connections = Int(ctx.argument("--connections") ?? "") ?? 48
         let users = Int(ctx.argument("--users") ?? "") ?? 64
         let storage = ctx.argument("--storage") ?? "postgres"
         let pgConnections = Int(ctx.argument("--pg-connections") ?? "") ?? ctx.config.int("gateway.pg_connections")
