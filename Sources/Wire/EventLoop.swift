@@ -361,7 +361,7 @@ public final class EventLoop: @unchecked Sendable {
         // A flush can queue more (a handler writing from connectionBecameWritable): swap in the
         // spare list so those land there, and keep both arrays' capacity (no allocation per tick).
         swap(&pendingFlush, &flushing)
-        for c in flushing { c.flushNow() }
+        for c in flushing where c.inFlushList { c.flushNow() }  // skip those flushed early (`flush()`)
         flushing.removeAll(keepingCapacity: true)
     }
 

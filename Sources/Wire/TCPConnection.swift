@@ -81,7 +81,7 @@ public final class TCPConnection: Selectable {
     private var outHead = 0
     /// Bytes queued and not yet accepted by the kernel.
     public private(set) var bufferedBytes = 0
-    private var inFlushList = false
+    private(set) var inFlushList = false
     private var waitingWritable = false
     private var readPaused = false
     private var shutdownAfterFlush = false
@@ -368,6 +368,20 @@ public final class TCPConnection: Selectable {
         write(ByteBuffer(bytes: bytes))
     }
 
+    /// Makes room for `count` more queued buffers, so a writer that knows it is about to queue
+    /// a gather write (a fanout batch) grows the queue once instead of doubling it.
+    public func reserveWrites(_ count: Int) {
+        if tls == nil { outbound.reserveCapacity(outbound.count + count) }
+    }
+
+    /// Writes what is queued now instead of at the end of the iteration. For a writer that
+    /// queues one burst per connection and moves on (fanout): the queue is drained and released
+    /// before the next connection's is built, so thousands of connections never hold queued
+    /// arrays at once.
+    public func flush() {
+        if inFlushList { flushNow() }
+    }
+
     /// Writes everything queued now (normally done by the loop at the end of the iteration).
     func flushNow() {
         inFlushList = false
@@ -412,9 +426,11 @@ public final class TCPConnection: Selectable {
                 return
             }
         }
-        // Keep a small queue's capacity (no allocation per flush); let a batch-sized one go, so
-        // 10,000 idle connections do not each hold a large array.
-        outbound.removeAll(keepingCapacity: outbound.capacity <= 32)
+        // A drained queue gives its array back: 10,000 connections each keeping a batch-sized
+        // queue (~800 bytes) was the largest per-connection cost in S2. Allocating it again is one
+        // malloc per write burst, served from the thread cache when the writer flushes at once
+        // (see `flush()`).
+        outbound.removeAll()
         outHead = 0
         if waitingWritable { waitingWritable = false }
         updateInterest()
