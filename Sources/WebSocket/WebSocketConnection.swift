@@ -53,17 +53,25 @@ public final class WebSocketConnection: TCPConnectionHandler {
     /// Free slot for the application's per-connection state.
     public var userData: AnyObject?
     /// The upgrade request (server side), kept for the application (path, query, token).
-    public private(set) var request: HTTPRequestHead?
+    public var request: HTTPRequestHead? { retainedRequest?.head }
+    /// Boxed: the head is ~100 bytes, paid only by servers that keep it (`retainRequestHead`).
+    private var retainedRequest: RequestBox?
+    private final class RequestBox {
+        let head: HTTPRequestHead
+        init(_ head: HTTPRequestHead) { self.head = head }
+    }
     /// The agreed subprotocol, if any.
     public private(set) var subprotocol: String?
     /// Which side we are.
     public let role: WebSocketFrameDecoder.Role
 
+    // The handshake cases are indirect: their parsers live in a box freed on upgrade, so an
+    // open connection does not carry a parser's ~150 bytes inline for its whole life.
     enum Phase {
         /// Server: reading HTTP requests (upgrade or routed).
-        case serverHandshake(HTTPRequestParser)
+        indirect case serverHandshake(HTTPRequestParser)
         /// Client: waiting for the 101 answer.
-        case clientHandshake(WebSocketClientHandshake)
+        indirect case clientHandshake(WebSocketClientHandshake)
         case open
         case closed
     }
@@ -370,7 +378,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
         }
         tcp.write(WebSocketServerHandshake.response(to: head, result: result))
         handler = h
-        if server.configuration.retainRequestHead { request = head }
+        if server.configuration.retainRequestHead { retainedRequest = RequestBox(head) }
         subprotocol = result.subprotocol
         open(deflate: result.deflate)
         h.webSocketDidConnect(self, request: head)

@@ -92,6 +92,8 @@ public final class WebSocketDeflateDecompressor {
     public let noContextTakeover: Bool
     /// Output is produced in steps of this many bytes, so memory grows with the real output only.
     static let chunk = 16 * 1024
+    /// The first step for a message: enough for small requests at typical ratios.
+    static let firstChunk = 512
 
     /// Creates a decompressor. It always inflates with a 15-bit window, which decodes any
     /// stream made with a smaller one, so the peer's window parameter needs no handling here.
@@ -141,10 +143,13 @@ public final class WebSocketDeflateDecompressor {
             stream.pointee.next_in = nil
             stream.pointee.avail_in = 0
         }
+        // Small messages (a subscribe) get a small first step, not a 16 KiB buffer each.
+        var step = min(Self.chunk, max(Self.firstChunk, input.count * 4))
         while true {
             let produced = out.readableBytes - start
             // One byte beyond the limit is allowed so "exactly at the limit" and "over" differ.
-            let room = min(Self.chunk, limit - produced + 1)
+            let room = min(step, limit - produced + 1)
+            step = Self.chunk
             if room <= 0 { throw .messageTooLarge }
             var rc: Int32 = Z_OK
             var full = false
