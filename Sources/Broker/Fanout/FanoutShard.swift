@@ -120,6 +120,9 @@ struct SymbolPositions {
         }
     }
 
+    /// Room for `extra` more symbols (a subscribe knows its count: no doubling past it).
+    mutating func reserve(extra: Int) { packed.reserveCapacity(packed.count + extra) }
+
     mutating func removeValue(forKey sym: Int32) -> Int32? {
         let v = self[sym]
         if v != nil { self[sym] = nil }
@@ -210,6 +213,7 @@ public final class FanoutShard {
         var fresh: [Int32] = []
         for s in symbols where c.positions[s] == nil && !fresh.contains(s) { fresh.append(s) }
         guard c.positions.count + fresh.count <= limits.maxSymbolsPerConnection else { return nil }
+        c.positions.reserve(extra: fresh.count)
         for s in fresh {
             c.positions[s] = Int32(subscribers[Int(s)].count)
             subscribers[Int(s)].append(c.slot)
@@ -280,7 +284,10 @@ public final class FanoutShard {
 
     @inline(__always)
     private func enqueue(_ c: FanoutClient, _ idx: UInt32) {
-        if c.pending.isEmpty { dirty.append(c.slot) }
+        if c.pending.isEmpty {
+            dirty.append(c.slot)
+            c.pending.reserveCapacity(4)  // one malloc covers a typical iteration's quotes
+        }
         c.pending.append(idx)
     }
 
@@ -306,7 +313,7 @@ public final class FanoutShard {
         for slot in dirty {
             guard let c = clients[Int(slot)], !c.pending.isEmpty else { continue }
             guard c.transport.acceptsData else {
-                c.pending.removeAll(keepingCapacity: true)
+                c.pending.removeAll()
                 continue
             }
             let tcp = c.transport.tcp
@@ -315,8 +322,14 @@ public final class FanoutShard {
                 conflate(c, now: now)
             } else {
                 send(c, tcp)
+                // Out now rather than at the end of the iteration: the connection's queue is
+                // released before the next one is built (thousands of queued arrays at once
+                // were S2's largest per-connection memory).
+                tcp.flush()
             }
-            c.pending.removeAll(keepingCapacity: c.pending.capacity <= 64)
+            // Released, not kept: 10,000 connections each keeping a batch-sized list cost ~2-3 MB;
+            // building it again is a few thread-cache mallocs per connection per iteration.
+            c.pending.removeAll()
         }
         dirty.removeAll(keepingCapacity: true)
         tickUpdates.removeAll(keepingCapacity: true)
@@ -327,6 +340,7 @@ public final class FanoutShard {
         quotesDelivered &+= UInt64(n)
         if case .shared = c.compression {
             // One shared compressed frame per quote, all in this connection's one gather write.
+            tcp.reserveWrites(n)
             for idx in c.pending { tcp.write(sharedDeflatedFrame(Int(idx))) }
             framesSent &+= 1
             c.framesWritten += 1
@@ -398,6 +412,7 @@ public final class FanoutShard {
     }
 
     private func writeBatch(_ tcp: TCPConnection, from: Int, to: Int, payloadLength: Int, pending: [UInt32]) {
+        tcp.reserveWrites(to - from + 2)
         let header = headerArena.encode { out in
             WebSocketFrameEncoder.writeHeader(opcode: .text, payloadLength: payloadLength, maskingKey: nil, into: &out)
             out.writeStaticString(Self.batchPrefix)
