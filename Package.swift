@@ -44,7 +44,9 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
-        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // Declarations only (no pkg-config, no link): CLibPQLoader loads libpq on first use.
+        .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
+        .target(name: "CLibPQLoader", dependencies: ["CLibPQ"], linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "Wire",
             dependencies: ["CEpoll", "COpenSSL", .product(name: "Logging", package: "swift-log")],
@@ -52,12 +54,12 @@ let package = Package(
         ),
         .target(name: "FIX", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: hotPath),
-        .target(name: "WebSocket", dependencies: ["Wire", "CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log")],
+        .target(name: "WebSocket", dependencies: ["Wire", "CZlib", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: hotPath),
         .target(
             name: "Broker",
             dependencies: [
-                "Wire", "FIX", "WebSocket", "CRdKafka", "CHiredis", "CLibPQ", "COpenSSL",
+                "Wire", "FIX", "WebSocket", "CRdKafka", "CHiredis", "CLibPQ", "CLibPQLoader", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
