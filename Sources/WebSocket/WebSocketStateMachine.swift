@@ -85,8 +85,6 @@ public struct WebSocketStateMachine {
     var decoder: WebSocketFrameDecoder
     /// Unmasked payload of the message in progress (compressed bytes when `messageCompressed`).
     var message = ByteBuffer(capacity: 0)
-    /// Inflated messages are assembled here.
-    var inflated = ByteBuffer(capacity: 0)
     var messageOpcode: WebSocketOpcode = .binary
     var messageCompressed = false
     var utf8 = WebSocketUTF8Validator()
@@ -99,8 +97,6 @@ public struct WebSocketStateMachine {
     var compressor: WebSocketDeflateCompressor?
     var decompressor: WebSocketDeflateDecompressor?
     let sharedDeflate: WebSocketSharedDeflate?
-    /// Scratch for compressed outbound payloads, reused.
-    var compressScratch = ByteBuffer(capacity: 0)
     var keys = WebSocketMaskingKeyGenerator()
 
     /// Buffers above this capacity are dropped after each message, so one big message does not
@@ -260,13 +256,11 @@ public struct WebSocketStateMachine {
         if messageCompressed {
             guard let params = deflate else { throw .reservedBitsSet }
             let d = makeDecompressor(params)
-            if inflated.capacity > Self.retainedBufferCapacity { inflated = ByteBuffer(capacity: 0) }
-            inflated.clear()
+            var inflated = ByteBuffer(capacity: 0)
             try out.withUnsafeReadableBytes { (bytes) throws(WebSocketProtocolError) in
                 try d.decompress(bytes, into: &inflated, limit: configuration.maxMessageSize)
             }
             out = inflated
-            inflated = ByteBuffer(capacity: 0)
             if messageOpcode == .text {
                 let ok = out.withUnsafeReadableBytes { WebSocketUTF8Validator.isValid($0) }
                 if !ok { throw .invalidUTF8 }
@@ -401,12 +395,12 @@ public struct WebSocketStateMachine {
         let key: WebSocketMaskingKey? = role == .client ? keys.next() : nil
         if let d = deflate, payload.count >= d.minimumCompressSize {
             let c = makeCompressor(d)
-            compressScratch.clear()
+            // Not kept between messages: per-connection sends are rare next to shared frames.
+            var compressScratch = ByteBuffer(capacity: payload.count / 2 + 64)
             c.compress(payload, into: &compressScratch)
             compressScratch.withUnsafeReadableBytes {
                 WebSocketFrameEncoder.writeFrame(opcode: opcode, rsv1: true, payload: $0, maskingKey: key, into: &out)
             }
-            if compressScratch.capacity > Self.retainedBufferCapacity { compressScratch = ByteBuffer(capacity: 0) }
         } else {
             WebSocketFrameEncoder.writeFrame(opcode: opcode, payload: payload, maskingKey: key, into: &out)
         }
