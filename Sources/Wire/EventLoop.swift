@@ -148,7 +148,10 @@ public final class EventLoop: @unchecked Sendable {
         timerFD = tfd
         events = .allocate(capacity: maxEvents)
         let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: receiveBufferSize + Self.receiveSlack, alignment: 16)
-        raw.initializeMemory(as: UInt8.self, repeating: 0)
+        // Only the slack is filled now: zeroing the whole buffer made all of it resident (2 loops x
+        // 256 KiB in a fanout node whose reads are a few hundred bytes). read(2) writes what parsers
+        // read; bytes a word-wise parser reads past the data are don't-care padding either way.
+        UnsafeMutableRawBufferPointer(rebasing: raw[receiveBufferSize...]).initializeMemory(as: UInt8.self, repeating: 0)
         receiveBuffer = UnsafeMutableRawBufferPointer(rebasing: raw[0..<receiveBufferSize])
         iovecs = .allocate(capacity: Int(CEpoll_IOV_MAX))
         now = CEpoll_monotonic_ns()
