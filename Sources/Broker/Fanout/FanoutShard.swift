@@ -32,6 +32,8 @@ public struct FanoutLimits: Sendable {
     /// Minimum time between two deliveries (0 = every loop iteration). Raising it trades latency
     /// for fewer, larger writes: on loopback each write also pays the receiver's TCP work.
     public var batchIntervalNanos: UInt64 = 0
+    /// zlib level of permessage-deflate (both modes).
+    public var deflateLevel = 6
     /// Creates the defaults.
     public init() {}
 }
@@ -43,22 +45,24 @@ public enum FanoutCompression {
     /// Each quote frame compressed once per loop and shared (server_no_context_takeover):
     /// a batch leaves as several compressed frames in one gather write.
     case shared
-    /// This connection's own compressor with context takeover: each iteration's batch is one
-    /// compressed message, and repeated keys and symbols compress against earlier messages.
-    case perConnection(WebSocketDeflateCompressor)
+    /// Context takeover (the client agreed to no server_no_context_takeover): each iteration's
+    /// batch is one compressed message that also refers to the end of the previous one, through
+    /// the loop's `WebSocketDeflateHistoryCompressor` and the ~128 bytes the connection keeps
+    /// (`FanoutClient.deflateHistory`), not a zlib stream per connection.
+    case perConnection
 
-    /// The per-connection compressor a fanout node uses: a 512-byte window (2^9) and the smallest
-    /// zlib hash (memLevel 1), ~10 KiB of zlib state per connection. A quote batch repeats keys and
-    /// symbols within a few hundred bytes, so the small window costs little ratio.
-    public static func perConnection(level: Int) -> FanoutCompression {
-        .perConnection(WebSocketDeflateCompressor(windowBits: 9, level: level, noContextTakeover: false, memoryLevel: 1))
-    }
+    /// The server_max_window_bits a fanout node asks for in `perConnection` mode, and the window
+    /// its history compressor uses: 512 bytes (2^9), the smallest zlib can produce, which also
+    /// keeps each client's inflate window small.
+    public static let perConnectionWindowBits = 9
 }
 
 /// One subscriber connection's fanout state. Lives on its shard's loop.
 public final class FanoutClient {
     /// Compression negotiated for this connection.
     public var compression: FanoutCompression = .none
+    /// `perConnection`: the last bytes of the messages this connection inflated (its context).
+    var deflateHistory: [UInt8] = []
     /// The transport (WebSocket connection).
     public unowned let transport: any FanoutTransport
     /// Slot in the shard's client table.
@@ -147,8 +151,11 @@ public final class FanoutShard {
     private var plainScratch = ByteBuffer(capacity: 64 * 1024)
     private var deflateScratch = ByteBuffer(capacity: 64 * 1024)
     /// The loop's shared no-context compressor (quote frames compressed once for every subscriber).
-    private lazy var sharedCompressor = WebSocketDeflateCompressor(windowBits: 9, level: 6, noContextTakeover: true,
-                                                                  memoryLevel: 4)
+    private lazy var sharedCompressor = WebSocketDeflateCompressor(windowBits: 9, level: limits.deflateLevel,
+                                                                  noContextTakeover: true, memoryLevel: 4)
+    /// The loop's context-takeover compressor; each connection brings its own history.
+    private lazy var historyCompressor = WebSocketDeflateHistoryCompressor(
+        windowBits: FanoutCompression.perConnectionWindowBits, level: limits.deflateLevel, memoryLevel: 1)
     private let batchSuffix = ByteBuffer(string: "\(Quote.batchSuffix)")
     private static let batchPrefix = Quote.batchPrefix
 
@@ -364,8 +371,8 @@ public final class FanoutShard {
                 payload += len
                 end += 1
             }
-            if case .perConnection(let z) = c.compression {
-                tcp.write(compressedMessage(z, from: start, to: end, pending: c.pending))
+            if case .perConnection = c.compression {
+                tcp.write(compressedMessage(c, from: start, to: end))
             } else if end - start == 1 {
                 tcp.write(tickUpdates[Int(c.pending[start])].frame)
             } else {
@@ -391,8 +398,9 @@ public final class FanoutShard {
         return frame
     }
 
-    /// One message (a single quote, or a `quotes` batch) compressed with the connection's own context.
-    private func compressedMessage(_ z: WebSocketDeflateCompressor, from: Int, to: Int, pending: [UInt32]) -> ByteBuffer {
+    /// One message (a single quote, or a `quotes` batch) compressed with the connection's context.
+    private func compressedMessage(_ c: FanoutClient, from: Int, to: Int) -> ByteBuffer {
+        let pending = c.pending
         plainScratch.clear()
         if to - from == 1 {
             plainScratch.writeBuffer(tickUpdates[Int(pending[from])].json)
@@ -403,7 +411,9 @@ public final class FanoutShard {
             plainScratch.writeBuffer(batchSuffix)
         }
         deflateScratch.clear()
-        plainScratch.withUnsafeReadableBytes { z.compress($0, into: &deflateScratch) }
+        plainScratch.withUnsafeReadableBytes {
+            historyCompressor.compress($0, history: &c.deflateHistory, into: &deflateScratch)
+        }
         return deflateArena.encode { out in
             WebSocketFrameEncoder.writeHeader(opcode: .text, rsv1: true, payloadLength: deflateScratch.readableBytes,
                                               maskingKey: nil, into: &out)

@@ -218,7 +218,7 @@ extension PairTransport {
         let shard = FanoutShard(loop: loop, symbolCount: 50)
         let t = try PairTransport(loop: loop)
         let c = FanoutClient(transport: t)
-        c.compression = FanoutCompression.perConnection(level: 6)
+        c.compression = .perConnection
         shard.add(c)
         _ = shard.subscribe(c, Array(0..<20))
         var gen = SyntheticQuoteGenerator(symbolCount: 20, seed: 7)
