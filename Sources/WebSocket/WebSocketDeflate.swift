@@ -168,6 +168,12 @@ public final class WebSocketDeflateHistoryCompressor {
         stream.pointee.next_in = nil
         stream.pointee.avail_in = 0
         if out.readableBytes - start >= 4 { out.truncate(toReadable: out.readableBytes - 4) }
+        record(input, history: &history)
+    }
+
+    /// Moves `history` on past a message the connection received compressed some other way (a
+    /// shared no-context frame): the client inflated it, so it is in its window too.
+    public func record(_ input: UnsafeRawBufferPointer, history: inout [UInt8]) {
         // The new history: the tail of (old history + input).
         let fromInput = min(input.count, historyBytes)
         let keep = historyBytes - fromInput
