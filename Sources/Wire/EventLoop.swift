@@ -107,6 +107,12 @@ public final class EventLoop: @unchecked Sendable {
     /// Connections with corked writes to flush at the end of this iteration.
     var pendingFlush: [TCPConnection] = []
     private var flushing: [TCPConnection] = []
+    /// Drained write-queue arrays kept for the next writers (TCPConnection), so a connection
+    /// holds a queue only while it has bytes queued and writing allocates nothing.
+    var spareQueues: [[ByteBuffer]] = []
+    /// At most this many spare queues, each of at most `spareQueueCapacity` entries.
+    static let spareQueueCount = 16
+    static let spareQueueCapacity = 64
     /// Connections closed during this iteration, freed at its end.
     var closedConnections: [TCPConnection] = []
     /// Connections with an idle timeout, swept about once a second.

@@ -346,7 +346,12 @@ public final class TCPConnection: Selectable {
             fail(IOError(errno: ENOBUFS, call: "output buffer limit (\(maxBufferedBytes) bytes)"))
             return .closed
         }
-        if tls != nil { plainQueue.append(buffer) } else { outbound.append(buffer) }
+        if tls != nil {
+            plainQueue.append(buffer)
+        } else {
+            if outbound.capacity == 0, let spare = loop.spareQueues.popLast() { outbound = spare }
+            outbound.append(buffer)
+        }
         bufferedBytes += n
         if !inFlushList && !waitingWritable && state == .open {
             inFlushList = true
@@ -371,7 +376,9 @@ public final class TCPConnection: Selectable {
     /// Makes room for `count` more queued buffers, so a writer that knows it is about to queue
     /// a gather write (a fanout batch) grows the queue once instead of doubling it.
     public func reserveWrites(_ count: Int) {
-        if tls == nil { outbound.reserveCapacity(outbound.count + count) }
+        guard tls == nil else { return }
+        if outbound.capacity == 0, let spare = loop.spareQueues.popLast() { outbound = spare }
+        outbound.reserveCapacity(outbound.count + count)
     }
 
     /// Writes what is queued now instead of at the end of the iteration. For a writer that
@@ -426,11 +433,11 @@ public final class TCPConnection: Selectable {
                 return
             }
         }
-        // A drained queue gives its array back: 10,000 connections each keeping a batch-sized
-        // queue (~800 bytes) was the largest per-connection cost in S2. Allocating it again is one
-        // malloc per write burst, served from the thread cache when the writer flushes at once
-        // (see `flush()`).
-        outbound.removeAll()
+        // A drained queue gives its array back to the loop: 10,000 connections each keeping a
+        // batch-sized queue (~800 bytes) was the largest per-connection cost in S2. The loop keeps
+        // a few for the next writers, so a writer that flushes as it goes (`flush()`) allocates
+        // nothing.
+        releaseOutbound()
         outHead = 0
         if waitingWritable { waitingWritable = false }
         updateInterest()
@@ -444,6 +451,15 @@ public final class TCPConnection: Selectable {
             shutdownAfterFlush = false
             _ = Glibc.shutdown(fd, Int32(SHUT_WR))
         }
+    }
+
+    private func releaseOutbound() {
+        if outbound.capacity > 0 && outbound.capacity <= EventLoop.spareQueueCapacity
+            && loop.spareQueues.count < EventLoop.spareQueueCount {
+            outbound.removeAll(keepingCapacity: true)
+            loop.spareQueues.append(outbound)
+        }
+        outbound = []
     }
 
     private func consumeOutbound(_ written: Int) {

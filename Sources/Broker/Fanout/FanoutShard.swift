@@ -70,8 +70,11 @@ public final class FanoutClient {
     var slot: UInt32 = .max
     /// symbol id -> position of this client's slot in the shard's subscriber list of that symbol.
     var positions = SymbolPositions()
-    /// Indices into the shard's `tickUpdates` ready for this client, in order.
-    var pending: [UInt32] = []
+    /// This client's quotes ready this iteration: a list through the shard's `links` (first, last,
+    /// count), so a client holds no array of its own between iterations.
+    var pendingHead: UInt32 = .max
+    var pendingTail: UInt32 = .max
+    var pendingCount: UInt32 = 0
     /// Latest update per symbol while the connection is slow (nil while it keeps up).
     var conflated: [Int32: QuoteUpdate]?
     var conflatedOrder: [Int32] = []
@@ -147,6 +150,12 @@ public final class FanoutShard {
     private var lastValue: [QuoteUpdate?]
     private var tickUpdates: [QuoteUpdate] = []
     private var dirty: [UInt32] = []
+    /// Per-client pending lists of this iteration, shared by all clients: `links[i]` holds an
+    /// index into `tickUpdates` (low 32 bits) and the next link (high 32 bits, .max at the end).
+    /// One array reused every iteration: no allocation per client, no memory kept per client.
+    private var links: [UInt64] = []
+    /// One client's pending indices, gathered from `links` when it is served.
+    private var batch: [UInt32] = []
     private var headerArena = ByteBufferArena(blockSize: 16 * 1024)
     private var deflateArena = ByteBufferArena(blockSize: 64 * 1024)
     private var plainScratch = ByteBuffer(capacity: 64 * 1024)
@@ -210,7 +219,7 @@ public final class FanoutShard {
         clients[Int(c.slot)] = nil
         freeSlots.append(c.slot)
         c.slot = .max
-        c.pending.removeAll()
+        clearPending(c)
         c.conflated = nil
     }
 
@@ -246,7 +255,8 @@ public final class FanoutShard {
         }
         if !removed.isEmpty {
             // Quotes of those symbols already pending this tick must not be delivered.
-            c.pending.removeAll { removed.contains(tickUpdates[Int($0)].symbolId) }
+            let kept = pendingIndices(c).filter { !removed.contains(tickUpdates[Int($0)].symbolId) }
+            setPending(c, kept)
             if c.conflated != nil {
                 for s in removed { c.conflated?[s] = nil }
                 c.conflatedOrder.removeAll { removed.contains($0) }
@@ -292,11 +302,46 @@ public final class FanoutShard {
 
     @inline(__always)
     private func enqueue(_ c: FanoutClient, _ idx: UInt32) {
-        if c.pending.isEmpty {
-            dirty.append(c.slot)
-            c.pending.reserveCapacity(4)  // one malloc covers a typical iteration's quotes
+        if c.pendingCount == 0 { dirty.append(c.slot) }
+        appendPending(c, idx)
+    }
+
+    @inline(__always)
+    private func appendPending(_ c: FanoutClient, _ idx: UInt32) {
+        let link = UInt32(links.count)
+        links.append(UInt64(UInt32.max) << 32 | UInt64(idx))
+        if c.pendingCount == 0 {
+            c.pendingHead = link
+        } else {
+            let t = Int(c.pendingTail)
+            links[t] = UInt64(link) << 32 | (links[t] & 0xFFFF_FFFF)
         }
-        c.pending.append(idx)
+        c.pendingTail = link
+        c.pendingCount += 1
+    }
+
+    private func clearPending(_ c: FanoutClient) {
+        c.pendingHead = .max
+        c.pendingTail = .max
+        c.pendingCount = 0
+    }
+
+    /// `c`'s pending indices in order, in the shared `batch` scratch (valid until the next call).
+    private func pendingIndices(_ c: FanoutClient) -> [UInt32] {
+        batch.removeAll(keepingCapacity: true)
+        var l = c.pendingHead
+        while l != .max {
+            let v = links[Int(l)]
+            batch.append(UInt32(truncatingIfNeeded: v))
+            l = UInt32(truncatingIfNeeded: v >> 32)
+        }
+        return batch
+    }
+
+    /// Replaces `c`'s pending list (cold paths: unsubscribe, conflation restore).
+    private func setPending(_ c: FanoutClient, _ idxs: [UInt32]) {
+        clearPending(c)
+        for i in idxs { appendPending(c, i) }
     }
 
     /// Sends what this iteration produced: one write per dirty connection. Runs as the loop's
@@ -304,6 +349,7 @@ public final class FanoutShard {
     public func drain() {
         guard !dirty.isEmpty else {
             if !tickUpdates.isEmpty { tickUpdates.removeAll(keepingCapacity: true) }
+            if !links.isEmpty { links.removeAll(keepingCapacity: true) }
             return
         }
         let now = loop.now
@@ -319,43 +365,43 @@ public final class FanoutShard {
         }
         lastDrain = now
         for slot in dirty {
-            guard let c = clients[Int(slot)], !c.pending.isEmpty else { continue }
+            guard let c = clients[Int(slot)], c.pendingCount > 0 else { continue }
             guard c.transport.acceptsData else {
-                c.pending.removeAll()
+                clearPending(c)
                 continue
             }
             let tcp = c.transport.tcp
             if c.conflated != nil && !tcp.isAboveHighWatermark { restoreConflated(c) }
+            let pending = pendingIndices(c)
             if tcp.isAboveHighWatermark {
-                conflate(c, now: now)
+                conflate(c, pending, now: now)
             } else {
-                send(c, tcp)
+                send(c, tcp, pending)
                 // Out now rather than at the end of the iteration: the connection's queue is
                 // released before the next one is built (thousands of queued arrays at once
                 // were S2's largest per-connection memory).
                 tcp.flush()
             }
-            // Released, not kept: 10,000 connections each keeping a batch-sized list cost ~2-3 MB;
-            // building it again is a few thread-cache mallocs per connection per iteration.
-            c.pending.removeAll()
+            clearPending(c)
         }
         dirty.removeAll(keepingCapacity: true)
         tickUpdates.removeAll(keepingCapacity: true)
+        links.removeAll(keepingCapacity: true)
     }
 
-    private func send(_ c: FanoutClient, _ tcp: TCPConnection) {
-        let n = c.pending.count
+    private func send(_ c: FanoutClient, _ tcp: TCPConnection, _ pending: [UInt32]) {
+        let n = pending.count
         quotesDelivered &+= UInt64(n)
         if case .shared = c.compression {
             // One shared compressed frame per quote, all in this connection's one gather write.
             tcp.reserveWrites(n)
-            for idx in c.pending { tcp.write(sharedDeflatedFrame(Int(idx))) }
+            for idx in pending { tcp.write(sharedDeflatedFrame(Int(idx))) }
             framesSent &+= 1
             c.framesWritten += 1
             return
         }
         if n == 1, case .none = c.compression {
-            tcp.write(tickUpdates[Int(c.pending[0])].frame)
+            tcp.write(tickUpdates[Int(pending[0])].frame)
             framesSent &+= 1
             c.framesWritten += 1
             return
@@ -365,7 +411,7 @@ public final class FanoutShard {
             // subscriber: valid under context takeover too (it refers only to itself), and the
             // history still follows what the client inflated. Measured in S4: 8.5 -> 7.7 us/quote
             // of server CPU for 38 -> 43 wire bytes per quote (docs/benchmarks.md).
-            let idx = Int(c.pending[0])
+            let idx = Int(pending[0])
             tcp.write(sharedDeflatedFrame(idx))
             tickUpdates[idx].json.withUnsafeReadableBytes { historyCompressor.record($0, history: &c.deflateHistory) }
             framesSent &+= 1
@@ -379,17 +425,17 @@ public final class FanoutShard {
             var payload = Self.batchPrefix.utf8CodeUnitCount + batchSuffix.readableBytes - 1
             var end = start
             while end < n {
-                let len = tickUpdates[Int(c.pending[end])].element.readableBytes
+                let len = tickUpdates[Int(pending[end])].element.readableBytes
                 if end > start && payload + len > limits.maxBatchBytes { break }
                 payload += len
                 end += 1
             }
             if case .perConnection = c.compression {
-                tcp.write(compressedMessage(c, from: start, to: end))
+                tcp.write(compressedMessage(c, pending, from: start, to: end))
             } else if end - start == 1 {
-                tcp.write(tickUpdates[Int(c.pending[start])].frame)
+                tcp.write(tickUpdates[Int(pending[start])].frame)
             } else {
-                writeBatch(tcp, from: start, to: end, payloadLength: payload, pending: c.pending)
+                writeBatch(tcp, from: start, to: end, payloadLength: payload, pending: pending)
             }
             framesSent &+= 1
             c.framesWritten += 1
@@ -412,8 +458,7 @@ public final class FanoutShard {
     }
 
     /// One message (a single quote, or a `quotes` batch) compressed with the connection's context.
-    private func compressedMessage(_ c: FanoutClient, from: Int, to: Int) -> ByteBuffer {
-        let pending = c.pending
+    private func compressedMessage(_ c: FanoutClient, _ pending: [UInt32], from: Int, to: Int) -> ByteBuffer {
         plainScratch.clear()
         if to - from == 1 {
             plainScratch.writeBuffer(tickUpdates[Int(pending[from])].json)
@@ -451,13 +496,13 @@ public final class FanoutShard {
         tcp.write(batchSuffix)
     }
 
-    private func conflate(_ c: FanoutClient, now: UInt64) {
+    private func conflate(_ c: FanoutClient, _ pending: [UInt32], now: UInt64) {
         if c.conflated == nil {
             c.conflated = [:]
             c.slowSince = now
         }
-        quotesConflated &+= UInt64(c.pending.count)
-        for idx in c.pending {
+        quotesConflated &+= UInt64(pending.count)
+        for idx in pending {
             let u = tickUpdates[Int(idx)]
             if c.conflated![u.symbolId] == nil {
                 c.conflatedOrder.append(u.symbolId)
@@ -477,9 +522,9 @@ public final class FanoutShard {
     /// The connection fell below its low watermark: what conflation kept goes out next drain.
     public func clientBecameWritable(_ c: FanoutClient) {
         guard c.conflated != nil, c.slot != .max else { return }
-        let wasIdle = c.pending.isEmpty
+        let wasIdle = c.pendingCount == 0
         restoreConflated(c)
-        if wasIdle && !c.pending.isEmpty { dirty.append(c.slot) }
+        if wasIdle && c.pendingCount > 0 { dirty.append(c.slot) }
     }
 
     /// Moves the conflated quotes in front of this tick's pending ones (they are older).
@@ -489,14 +534,15 @@ public final class FanoutShard {
         let order = c.conflatedOrder
         c.conflatedOrder.removeAll()
         guard !order.isEmpty else { return }
+        let later = pendingIndices(c)
         var idxs: [UInt32] = []
-        idxs.reserveCapacity(order.count + c.pending.count)
+        idxs.reserveCapacity(order.count + later.count)
         for s in order {
             guard let u = kept[s] else { continue }
             idxs.append(UInt32(tickUpdates.count))
             tickUpdates.append(u)
         }
-        idxs.append(contentsOf: c.pending)
-        c.pending = idxs
+        idxs.append(contentsOf: later)
+        setPending(c, idxs)
     }
 }
