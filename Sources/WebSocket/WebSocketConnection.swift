@@ -53,17 +53,26 @@ public final class WebSocketConnection: TCPConnectionHandler {
     /// Free slot for the application's per-connection state.
     public var userData: AnyObject?
     /// The upgrade request (server side), kept for the application (path, query, token).
-    public private(set) var request: HTTPRequestHead?
+    public var request: HTTPRequestHead? { retainedRequest?.head }
+    /// Boxed: the head is ~100 bytes, paid only by servers that keep it (`retainRequestHead`).
+    private var retainedRequest: RequestBox?
+    private final class RequestBox {
+        let head: HTTPRequestHead
+        init(_ head: HTTPRequestHead) { self.head = head }
+    }
     /// The agreed subprotocol, if any.
     public private(set) var subprotocol: String?
     /// Which side we are.
     public let role: WebSocketFrameDecoder.Role
 
+    // The handshake cases are indirect: their parsers live in a box freed on upgrade, so an
+    // open connection does not carry a parser's ~150 bytes inline for its whole life.
     enum Phase {
         /// Server: reading HTTP requests (upgrade or routed).
-        case serverHandshake(HTTPRequestParser)
-        /// Client: waiting for the 101 answer.
-        case clientHandshake(WebSocketClientHandshake)
+        indirect case serverHandshake(HTTPRequestParser)
+        /// Client: waiting for the 101 answer; the configuration and shared streams the open
+        /// connection will use.
+        indirect case clientHandshake(WebSocketClientHandshake, WebSocketConnectionConfiguration, WebSocketSharedDeflate?)
         case open
         case closed
     }
@@ -71,11 +80,9 @@ public final class WebSocketConnection: TCPConnectionHandler {
     var phase: Phase
     var core: WebSocketStateMachine?
     let server: WebSocketServer?
-    let sharedDeflate: WebSocketSharedDeflate?
-    let connectionConfiguration: WebSocketConnectionConfiguration
+    /// The one timer of this connection: the handshake timeout, then the core's next deadline.
     var timer: TimerHandle?
     var timerDeadline: UInt64 = 0
-    var scratch = ByteBuffer(capacity: 0)
     var reportedClose = false
     /// A request handed to `asyncRoute` is waiting for its response.
     var awaitingResponse = false
@@ -86,9 +93,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
     init(accepted tcp: TCPConnection, server: WebSocketServer) {
         self.tcp = tcp
         self.server = server
-        self.sharedDeflate = server.sharedDeflate
         self.role = .server
-        self.connectionConfiguration = server.configuration.connection
         self.phase = .serverHandshake(HTTPRequestParser(configuration: server.configuration.http))
         tcp.maxBufferedBytes = server.configuration.maxBufferedBytes
         tcp.highWatermark = server.configuration.highWatermark
@@ -103,11 +108,9 @@ public final class WebSocketConnection: TCPConnectionHandler {
          sharedDeflate: WebSocketSharedDeflate?, handler: any WebSocketHandler) {
         self.tcp = tcp
         self.server = nil
-        self.sharedDeflate = sharedDeflate
         self.role = .client
         self.handler = handler
-        self.connectionConfiguration = configuration.connection
-        self.phase = .clientHandshake(handshake)
+        self.phase = .clientHandshake(handshake, configuration.connection, sharedDeflate)
         tcp.maxBufferedBytes = configuration.maxBufferedBytes
         tcp.handler = self
         armHandshakeTimer(configuration.handshakeTimeoutNanos)
@@ -207,8 +210,8 @@ public final class WebSocketConnection: TCPConnectionHandler {
             return bytes.count
         case .serverHandshake:
             offset = serverHandshake(bytes)
-        case .clientHandshake(let hs):
-            offset = clientHandshake(bytes, hs)
+        case .clientHandshake(let hs, let configuration, let shared):
+            offset = clientHandshake(bytes, hs, configuration, shared)
         case .open, .closed:
             break
         }
@@ -224,7 +227,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
     }
 
     public func connectionDidConnect(_ c: TCPConnection) {
-        if case .clientHandshake(let hs) = phase { _ = c.write(hs.request()) }
+        if case .clientHandshake(let hs, _, _) = phase { _ = c.write(hs.request()) }
     }
 
     public func connectionBecameWritable(_ c: TCPConnection) {
@@ -370,14 +373,15 @@ public final class WebSocketConnection: TCPConnectionHandler {
         }
         tcp.write(WebSocketServerHandshake.response(to: head, result: result))
         handler = h
-        if server.configuration.retainRequestHead { request = head }
+        if server.configuration.retainRequestHead { retainedRequest = RequestBox(head) }
         subprotocol = result.subprotocol
-        open(deflate: result.deflate)
+        open(deflate: result.deflate, configuration: server.configuration.connection, sharedDeflate: server.sharedDeflate)
         h.webSocketDidConnect(self, request: head)
     }
 
     /// Client: waits for the 101 answer and checks it (§4.1).
-    func clientHandshake(_ bytes: UnsafeRawBufferPointer, _ hs: WebSocketClientHandshake) -> Int {
+    func clientHandshake(_ bytes: UnsafeRawBufferPointer, _ hs: WebSocketClientHandshake,
+                         _ configuration: WebSocketConnectionConfiguration, _ shared: WebSocketSharedDeflate?) -> Int {
         let parsed: (WebSocketResponseHead, Int)?
         do {
             parsed = try WebSocketResponseHead.parse(bytes)
@@ -390,7 +394,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
         do {
             let result = try hs.validate(head)
             subprotocol = result.subprotocol
-            open(deflate: result.deflate)
+            open(deflate: result.deflate, configuration: configuration, sharedDeflate: shared)
             handler?.webSocketDidConnect(self, request: nil)
             return used
         } catch {
@@ -400,34 +404,51 @@ public final class WebSocketConnection: TCPConnectionHandler {
         }
     }
 
-    func open(deflate: WebSocketDeflateParameters?) {
-        if let t = timer { tcp.loop.cancel(t) }
-        timer = nil
-        core = WebSocketStateMachine(role: role, configuration: connectionConfiguration, deflate: deflate,
+    func open(deflate: WebSocketDeflateParameters?, configuration: WebSocketConnectionConfiguration,
+              sharedDeflate: WebSocketSharedDeflate?) {
+        core = WebSocketStateMachine(role: role, configuration: configuration, deflate: deflate,
                                      sharedDeflate: sharedDeflate, now: tcp.loop.now)
         phase = .open
+        // The handshake timer stays when it fires before the core's first deadline: it then finds
+        // the connection open and re-arms for the core, so a connection never queues two timers.
         armTimer()
     }
 
     func armHandshakeTimer(_ nanos: UInt64) {
         guard nanos > 0 else { return }
-        timer = tcp.loop.schedule(afterNanos: nanos) { [weak self] in
-            guard let self, self.core == nil else { return }
-            self.timer = nil
-            if self.awaitingResponse {   // our answer is late, not the client: wait for it
-                self.armHandshakeTimer(nanos)
-                return
-            }
-            // Slowloris defence: the whole head must arrive within the timeout.
-            if self.role == .server && self.tcp.unconsumedBytes > 0 {
-                var out = ByteBuffer(capacity: 128)
-                HTTPResponse(status: HTTPStatus(code: 408, reason: "Request Timeout"),
-                             contentType: "text/plain; charset=utf-8", body: "handshake timeout\n")
-                    .write(into: &out, keepAlive: false)
-                self.tcp.write(out)
-            }
-            self.tcp.close()
+        scheduleTimer(afterNanos: nanos)
+    }
+
+    /// Replaces the connection's timer.
+    func scheduleTimer(afterNanos nanos: UInt64) {
+        if let t = timer { tcp.loop.cancel(t) }
+        timerDeadline = tcp.loop.now &+ nanos
+        // Unowned, not weak: connectionDidClose cancels the timer before the connection can go,
+        // and a weak capture gave each of 10,000 connections a 32-byte side table.
+        timer = tcp.loop.schedule(afterNanos: nanos) { [unowned self] in self.timerFired() }
+    }
+
+    func timerFired() {
+        timer = nil
+        if core != nil {
+            if let action = core?.tick(now: tcp.loop.now) { perform(action) }
+            armTimer()
+            return
         }
+        if case .closed = phase { return }
+        if awaitingResponse {   // our answer is late, not the client: wait for it
+            armHandshakeTimer(server?.configuration.handshakeTimeoutNanos ?? 0)
+            return
+        }
+        // Slowloris defence: the whole head must arrive within the timeout.
+        if role == .server && tcp.unconsumedBytes > 0 {
+            var out = ByteBuffer(capacity: 128)
+            HTTPResponse(status: HTTPStatus(code: 408, reason: "Request Timeout"),
+                         contentType: "text/plain; charset=utf-8", body: "handshake timeout\n")
+                .write(into: &out, keepAlive: false)
+            tcp.write(out)
+        }
+        tcp.close()
     }
 
     // MARK: Actions and timers
@@ -438,18 +459,19 @@ public final class WebSocketConnection: TCPConnectionHandler {
             handler?.webSocket(self, didReceiveText: b)
         case .deliverBinary(let b):
             handler?.webSocket(self, didReceiveBinary: b)
+        // Control frames are rare: a buffer each (queued as is) rather than one kept per connection.
         case .sendPong(let p):
-            scratch.clear()
-            core?.writeControl(.pong, payload: p, into: &scratch)
-            _ = write(scratch)
+            var out = ByteBuffer(capacity: p.readableBytes + 6)
+            core?.writeControl(.pong, payload: p, into: &out)
+            _ = write(out)
         case .sendPing(let p):
-            scratch.clear()
-            core?.writeControl(.ping, payload: p, into: &scratch)
-            _ = write(scratch)
+            var out = ByteBuffer(capacity: p.readableBytes + 6)
+            core?.writeControl(.ping, payload: p, into: &out)
+            _ = write(out)
         case .sendClose(let code, let reason, let closeTransport):
-            scratch.clear()
-            core?.writeClose(code, reason: reason, into: &scratch)
-            _ = write(scratch)
+            var out = ByteBuffer(capacity: reason.utf8.count + 12)
+            core?.writeClose(code, reason: reason, into: &out)
+            _ = write(out)
             if closeTransport { tcp.close() }
         case .closeTransport:
             tcp.close()
@@ -461,15 +483,8 @@ public final class WebSocketConnection: TCPConnectionHandler {
     func armTimer() {
         guard let deadline = core?.nextDeadline else { return }
         if timer != nil && timerDeadline <= deadline { return }
-        if let t = timer { tcp.loop.cancel(t) }
         let now = tcp.loop.now
-        timerDeadline = deadline
-        timer = tcp.loop.schedule(afterNanos: deadline > now ? deadline - now : 0) { [weak self] in
-            guard let self else { return }
-            self.timer = nil
-            if let action = self.core?.tick(now: self.tcp.loop.now) { self.perform(action) }
-            self.armTimer()
-        }
+        scheduleTimer(afterNanos: deadline > now ? deadline - now : 0)
     }
 }
 

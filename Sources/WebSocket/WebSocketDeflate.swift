@@ -83,6 +83,106 @@ public final class WebSocketDeflateCompressor {
     }
 }
 
+/// Compresses messages for many connections that each agreed to context takeover (no
+/// server_no_context_takeover), keeping per connection only the last bytes it was sent (its
+/// `history`, ~128 bytes) instead of a zlib stream (~10 KiB each even with a 512-byte window).
+/// One stream per event loop serves every connection in turn.
+///
+/// Why this is RFC 7692 context takeover and not a preset dictionary: a client inflates all the
+/// messages of its connection through one LZ77 window, which holds the last 2^w bytes of what it
+/// inflated (§7.2.2, §8.1). `history` is a suffix of exactly those bytes, so a message compressed
+/// after `deflateSetDictionary(history)` refers only to bytes the client holds: it is a message a
+/// continuous compressor could have produced, one that simply remembers less. Back references
+/// reach at most 2^w - 262 bytes (zlib's MAX_DIST), inside the negotiated server_max_window_bits.
+/// Rules for the caller: every compressed message sent on the connection goes through here with
+/// the connection's `history` (a second compressor would desynchronise it), and messages sent
+/// with RSV1 clear leave `history` alone (they never enter the client's window).
+/// Not thread-safe: owned by one event loop.
+public final class WebSocketDeflateHistoryCompressor {
+    // Invariant: heap-allocated, never moves; deflateInit2 in init, deflateEnd in deinit.
+    private let stream: UnsafeMutablePointer<z_stream>
+    /// LZ77 window (9-15 bits): must not exceed any served connection's server_max_window_bits.
+    public let windowBits: Int
+    /// How many trailing bytes of its messages each connection keeps.
+    public let historyBytes: Int
+
+    /// Creates the shared stream.
+    /// - Parameters:
+    ///   - windowBits: 9-15, at most the negotiated server_max_window_bits of every connection served.
+    ///   - level: zlib level 1-9.
+    ///   - memoryLevel: zlib memLevel; the hash is cleared for every message, so small is fast.
+    ///   - historyBytes: 1...2^windowBits. Quote messages repeat their keys within ~120 bytes, so
+    ///     128 bytes compress S4's batches as well as a continuous 512-byte window (32% of plain).
+    public init(windowBits: Int = 9, level: Int = 6, memoryLevel: Int = 1, historyBytes: Int = 128) {
+        precondition((9...15).contains(windowBits), "deflate windowBits must be 9...15")
+        precondition((1...9).contains(level), "deflate level must be 1...9")
+        precondition((1...9).contains(memoryLevel), "deflate memoryLevel must be 1...9")
+        precondition(historyBytes > 0 && historyBytes <= 1 << windowBits, "historyBytes must be 1...2^windowBits")
+        self.windowBits = windowBits
+        self.historyBytes = historyBytes
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        let rc = deflateInit2_(stream, Int32(level), Z_DEFLATED, -Int32(windowBits), Int32(memoryLevel),
+                               Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        precondition(rc == Z_OK, "deflateInit2 failed: \(rc)")
+    }
+
+    deinit {
+        deflateEnd(stream)
+        stream.deinitialize(count: 1)
+        stream.deallocate()
+    }
+
+    /// Appends one message compressed against `history` to `out` (without the trailing
+    /// 00 00 ff ff, §7.2.1) and moves `history` on to end with this message.
+    public func compress(_ input: UnsafeRawBufferPointer, history: inout [UInt8], into out: inout ByteBuffer) {
+        deflateReset(stream)
+        if !history.isEmpty {
+            // Invariant: zlib copies the dictionary into its window during the call.
+            let rc = history.withUnsafeBufferPointer { h in
+                deflateSetDictionary(stream, h.baseAddress, UInt32(h.count))
+            }
+            precondition(rc == Z_OK, "deflateSetDictionary failed: \(rc)")  // only after a reset: never
+        }
+        let start = out.readableBytes
+        // Invariant: zlib only reads avail_in bytes from next_in, which point into `input`.
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
+        stream.pointee.avail_in = UInt32(input.count)
+        var room = Int(deflateBound(stream, UInt(input.count))) + 16
+        while true {
+            var rc: Int32 = Z_OK
+            var full = false
+            _ = out.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { buf in
+                // Invariant: zlib writes at most avail_out bytes to next_out, inside `buf`.
+                let n = min(buf.count, Int(UInt32.max))
+                stream.pointee.next_out = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                stream.pointee.avail_out = UInt32(n)
+                rc = deflate(stream, Z_SYNC_FLUSH)
+                full = stream.pointee.avail_out == 0
+                return n - Int(stream.pointee.avail_out)
+            }
+            precondition(rc == Z_OK || rc == Z_BUF_ERROR, "deflate failed: \(rc)")
+            if !full { break }
+            room = 256
+        }
+        stream.pointee.next_in = nil
+        stream.pointee.avail_in = 0
+        if out.readableBytes - start >= 4 { out.truncate(toReadable: out.readableBytes - 4) }
+        record(input, history: &history)
+    }
+
+    /// Moves `history` on past a message the connection received compressed some other way (a
+    /// shared no-context frame): the client inflated it, so it is in its window too.
+    public func record(_ input: UnsafeRawBufferPointer, history: inout [UInt8]) {
+        // The new history: the tail of (old history + input).
+        let fromInput = min(input.count, historyBytes)
+        let keep = historyBytes - fromInput
+        if history.count > keep { history.removeFirst(history.count - keep) }
+        if history.capacity < historyBytes { history.reserveCapacity(historyBytes) }
+        history.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[(input.count - fromInput)...]))
+    }
+}
+
 /// Decompresses messages for one direction of one connection, inflating in bounded chunks.
 /// Not thread-safe: owned by one event loop.
 public final class WebSocketDeflateDecompressor {
@@ -92,6 +192,8 @@ public final class WebSocketDeflateDecompressor {
     public let noContextTakeover: Bool
     /// Output is produced in steps of this many bytes, so memory grows with the real output only.
     static let chunk = 16 * 1024
+    /// The first step for a message: enough for small requests at typical ratios.
+    static let firstChunk = 512
 
     /// Creates a decompressor. It always inflates with a 15-bit window, which decodes any
     /// stream made with a smaller one, so the peer's window parameter needs no handling here.
@@ -141,10 +243,13 @@ public final class WebSocketDeflateDecompressor {
             stream.pointee.next_in = nil
             stream.pointee.avail_in = 0
         }
+        // Small messages (a subscribe) get a small first step, not a 16 KiB buffer each.
+        var step = min(Self.chunk, max(Self.firstChunk, input.count * 4))
         while true {
             let produced = out.readableBytes - start
             // One byte beyond the limit is allowed so "exactly at the limit" and "over" differ.
-            let room = min(Self.chunk, limit - produced + 1)
+            let room = min(step, limit - produced + 1)
+            step = Self.chunk
             if room <= 0 { throw .messageTooLarge }
             var rc: Int32 = Z_OK
             var full = false

@@ -1,10 +1,9 @@
 // The opening handshake (RFC 6455 §4): validating an upgrade request and building the 101
 // answer (or a 400/403/426 refusal) on the server; building the request and checking the 101
-// on the client. Sec-WebSocket-Accept is SHA-1 (OpenSSL) + base64 (§4.2.2 step 5.4).
+// on the client. Sec-WebSocket-Accept is SHA-1 (WebSocketSHA1.swift) + base64 (§4.2.2 step 5.4).
 //
 // Owns: handshake rules, subprotocol choice, origin allow-list, extension negotiation hand-off,
 // base64. Reading bytes off the socket and timing out slow handshakes is the connection's job.
-internal import COpenSSL
 public import Wire
 
 /// Why a handshake was refused, with the HTTP status and reason the server answers with.
@@ -187,14 +186,7 @@ public enum WebSocketServerHandshake {
     /// Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)) (§4.2.2 step 5.4).
     public static func acceptValue(forKey key: String) -> String {
         var input = key + guid
-        var digest = [UInt8](repeating: 0, count: 20)
-        var length: UInt32 = 0
-        let ok = input.withUTF8 { p in
-            digest.withUnsafeMutableBufferPointer { d in
-                EVP_Digest(p.baseAddress, p.count, d.baseAddress, &length, EVP_sha1(), nil)
-            }
-        }
-        precondition(ok == 1 && length == 20, "EVP_Digest(SHA-1) failed")
+        let digest = input.withUTF8 { WebSocketSHA1.digest(UnsafeRawBufferPointer($0)) }
         return WebSocketBase64.encode(digest)
     }
 }

@@ -73,7 +73,21 @@ public struct WebSocketStateMachine {
     /// Limits and timers.
     public let configuration: WebSocketConnectionConfiguration
     /// Agreed permessage-deflate parameters, nil when not negotiated.
-    public let deflate: WebSocketDeflateParameters?
+    public var deflate: WebSocketDeflateParameters? { deflateState?.parameters }
+    /// Everything permessage-deflate needs, in one box that connections without it do not pay
+    /// for (~70 bytes inline on each of 10,000 connections otherwise).
+    let deflateState: DeflateState?
+
+    final class DeflateState {
+        let parameters: WebSocketDeflateParameters
+        let shared: WebSocketSharedDeflate?
+        var compressor: WebSocketDeflateCompressor?
+        var decompressor: WebSocketDeflateDecompressor?
+        init(_ parameters: WebSocketDeflateParameters, shared: WebSocketSharedDeflate?) {
+            self.parameters = parameters
+            self.shared = shared
+        }
+    }
     /// Close handshake state.
     public private(set) var state: State = .open
     /// The close code to report to the application: the peer's (1005 for an empty close body),
@@ -85,8 +99,6 @@ public struct WebSocketStateMachine {
     var decoder: WebSocketFrameDecoder
     /// Unmasked payload of the message in progress (compressed bytes when `messageCompressed`).
     var message = ByteBuffer(capacity: 0)
-    /// Inflated messages are assembled here.
-    var inflated = ByteBuffer(capacity: 0)
     var messageOpcode: WebSocketOpcode = .binary
     var messageCompressed = false
     var utf8 = WebSocketUTF8Validator()
@@ -96,11 +108,10 @@ public struct WebSocketStateMachine {
 
     var lastReceiveAt: UInt64
     var pingSentAt: UInt64?
-    var compressor: WebSocketDeflateCompressor?
-    var decompressor: WebSocketDeflateDecompressor?
-    let sharedDeflate: WebSocketSharedDeflate?
-    /// Scratch for compressed outbound payloads, reused.
-    var compressScratch = ByteBuffer(capacity: 0)
+    /// This side's compressor, once made (see `makeCompressor`).
+    var compressor: WebSocketDeflateCompressor? { deflateState?.compressor }
+    /// The peer's decompressor, once made (see `makeDecompressor`).
+    var decompressor: WebSocketDeflateDecompressor? { deflateState?.decompressor }
     var keys = WebSocketMaskingKeyGenerator()
 
     /// Buffers above this capacity are dropped after each message, so one big message does not
@@ -115,12 +126,11 @@ public struct WebSocketStateMachine {
                 now: UInt64) {
         self.role = role
         self.configuration = configuration
-        self.deflate = deflate
+        self.deflateState = deflate.map { DeflateState($0, shared: sharedDeflate) }
         self.decoder = WebSocketFrameDecoder(
             role: role,
             configuration: .init(maxFrameSize: configuration.maxFrameSize, allowsRSV1: deflate != nil))
         self.lastReceiveAt = now
-        self.sharedDeflate = sharedDeflate
     }
 
     /// This side's compressor, created on first use: a fanout connection that only receives
@@ -130,10 +140,11 @@ public struct WebSocketStateMachine {
         if let c = compressor { return c }
         let bits = role == .server ? d.serverMaxWindowBits : max(9, d.clientMaxWindowBits)
         let noContext = role == .server ? d.serverNoContextTakeover : d.clientNoContextTakeover
-        let c = noContext && sharedDeflate != nil
-            ? sharedDeflate!.compressor(windowBits: bits)
+        let shared = deflateState?.shared
+        let c = noContext && shared != nil
+            ? shared!.compressor(windowBits: bits)
             : WebSocketDeflateCompressor(windowBits: bits, level: d.compressionLevel, noContextTakeover: noContext)
-        compressor = c
+        deflateState?.compressor = c
         return c
     }
 
@@ -142,9 +153,10 @@ public struct WebSocketStateMachine {
     mutating func makeDecompressor(_ d: WebSocketDeflateParameters) -> WebSocketDeflateDecompressor {
         if let c = decompressor { return c }
         let noContext = role == .server ? d.clientNoContextTakeover : d.serverNoContextTakeover
-        let c = noContext && sharedDeflate != nil
-            ? sharedDeflate!.decompressor : WebSocketDeflateDecompressor(noContextTakeover: noContext)
-        decompressor = c
+        let shared = deflateState?.shared
+        let c = noContext && shared != nil
+            ? shared!.decompressor : WebSocketDeflateDecompressor(noContextTakeover: noContext)
+        deflateState?.decompressor = c
         return c
     }
 
@@ -252,16 +264,18 @@ public struct WebSocketStateMachine {
             message.clear()
             return nil
         }
+        // The message's buffer goes to the handler and is not kept: an idle connection holds no
+        // receive memory (10,000 fanout clients each keeping their last subscribe cost ~2 MB).
+        // The next message allocates its own, which only costs on connections that talk.
         var out = message
+        message = ByteBuffer(capacity: 0)
         if messageCompressed {
             guard let params = deflate else { throw .reservedBitsSet }
             let d = makeDecompressor(params)
-            if inflated.capacity > Self.retainedBufferCapacity { inflated = ByteBuffer(capacity: 0) }
-            inflated.clear()
-            try message.withUnsafeReadableBytes { (bytes) throws(WebSocketProtocolError) in
+            var inflated = ByteBuffer(capacity: 0)
+            try out.withUnsafeReadableBytes { (bytes) throws(WebSocketProtocolError) in
                 try d.decompress(bytes, into: &inflated, limit: configuration.maxMessageSize)
             }
-            message.clear()
             out = inflated
             if messageOpcode == .text {
                 let ok = out.withUnsafeReadableBytes { WebSocketUTF8Validator.isValid($0) }
@@ -397,12 +411,12 @@ public struct WebSocketStateMachine {
         let key: WebSocketMaskingKey? = role == .client ? keys.next() : nil
         if let d = deflate, payload.count >= d.minimumCompressSize {
             let c = makeCompressor(d)
-            compressScratch.clear()
+            // Not kept between messages: per-connection sends are rare next to shared frames.
+            var compressScratch = ByteBuffer(capacity: payload.count / 2 + 64)
             c.compress(payload, into: &compressScratch)
             compressScratch.withUnsafeReadableBytes {
                 WebSocketFrameEncoder.writeFrame(opcode: opcode, rsv1: true, payload: $0, maskingKey: key, into: &out)
             }
-            if compressScratch.capacity > Self.retainedBufferCapacity { compressScratch = ByteBuffer(capacity: 0) }
         } else {
             WebSocketFrameEncoder.writeFrame(opcode: opcode, payload: payload, maskingKey: key, into: &out)
         }

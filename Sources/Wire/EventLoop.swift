@@ -107,6 +107,12 @@ public final class EventLoop: @unchecked Sendable {
     /// Connections with corked writes to flush at the end of this iteration.
     var pendingFlush: [TCPConnection] = []
     private var flushing: [TCPConnection] = []
+    /// Drained write-queue arrays kept for the next writers (TCPConnection), so a connection
+    /// holds a queue only while it has bytes queued and writing allocates nothing.
+    var spareQueues: [[ByteBuffer]] = []
+    /// At most this many spare queues, each of at most `spareQueueCapacity` entries.
+    static let spareQueueCount = 16
+    static let spareQueueCapacity = 64
     /// Connections closed during this iteration, freed at its end.
     var closedConnections: [TCPConnection] = []
     /// Connections with an idle timeout, swept about once a second.
@@ -148,7 +154,10 @@ public final class EventLoop: @unchecked Sendable {
         timerFD = tfd
         events = .allocate(capacity: maxEvents)
         let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: receiveBufferSize + Self.receiveSlack, alignment: 16)
-        raw.initializeMemory(as: UInt8.self, repeating: 0)
+        // Only the slack is filled now: zeroing the whole buffer made all of it resident (2 loops x
+        // 256 KiB in a fanout node whose reads are a few hundred bytes). read(2) writes what parsers
+        // read; bytes a word-wise parser reads past the data are don't-care padding either way.
+        UnsafeMutableRawBufferPointer(rebasing: raw[receiveBufferSize...]).initializeMemory(as: UInt8.self, repeating: 0)
         receiveBuffer = UnsafeMutableRawBufferPointer(rebasing: raw[0..<receiveBufferSize])
         iovecs = .allocate(capacity: Int(CEpoll_IOV_MAX))
         now = CEpoll_monotonic_ns()
@@ -361,7 +370,7 @@ public final class EventLoop: @unchecked Sendable {
         // A flush can queue more (a handler writing from connectionBecameWritable): swap in the
         // spare list so those land there, and keep both arrays' capacity (no allocation per tick).
         swap(&pendingFlush, &flushing)
-        for c in flushing { c.flushNow() }
+        for c in flushing where c.inFlushList { c.flushNow() }  // skip those flushed early (`flush()`)
         flushing.removeAll(keepingCapacity: true)
     }
 

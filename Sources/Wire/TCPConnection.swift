@@ -81,7 +81,7 @@ public final class TCPConnection: Selectable {
     private var outHead = 0
     /// Bytes queued and not yet accepted by the kernel.
     public private(set) var bufferedBytes = 0
-    private var inFlushList = false
+    private(set) var inFlushList = false
     private var waitingWritable = false
     private var readPaused = false
     private var shutdownAfterFlush = false
@@ -346,7 +346,12 @@ public final class TCPConnection: Selectable {
             fail(IOError(errno: ENOBUFS, call: "output buffer limit (\(maxBufferedBytes) bytes)"))
             return .closed
         }
-        if tls != nil { plainQueue.append(buffer) } else { outbound.append(buffer) }
+        if tls != nil {
+            plainQueue.append(buffer)
+        } else {
+            if outbound.capacity == 0, let spare = loop.spareQueues.popLast() { outbound = spare }
+            outbound.append(buffer)
+        }
         bufferedBytes += n
         if !inFlushList && !waitingWritable && state == .open {
             inFlushList = true
@@ -366,6 +371,22 @@ public final class TCPConnection: Selectable {
     @discardableResult
     public func write(copying bytes: UnsafeRawBufferPointer) -> WriteResult {
         write(ByteBuffer(bytes: bytes))
+    }
+
+    /// Makes room for `count` more queued buffers, so a writer that knows it is about to queue
+    /// a gather write (a fanout batch) grows the queue once instead of doubling it.
+    public func reserveWrites(_ count: Int) {
+        guard tls == nil else { return }
+        if outbound.capacity == 0, let spare = loop.spareQueues.popLast() { outbound = spare }
+        outbound.reserveCapacity(outbound.count + count)
+    }
+
+    /// Writes what is queued now instead of at the end of the iteration. For a writer that
+    /// queues one burst per connection and moves on (fanout): the queue is drained and released
+    /// before the next connection's is built, so thousands of connections never hold queued
+    /// arrays at once.
+    public func flush() {
+        if inFlushList { flushNow() }
     }
 
     /// Writes everything queued now (normally done by the loop at the end of the iteration).
@@ -412,9 +433,11 @@ public final class TCPConnection: Selectable {
                 return
             }
         }
-        // Keep a small queue's capacity (no allocation per flush); let a batch-sized one go, so
-        // 10,000 idle connections do not each hold a large array.
-        outbound.removeAll(keepingCapacity: outbound.capacity <= 32)
+        // A drained queue gives its array back to the loop: 10,000 connections each keeping a
+        // batch-sized queue (~800 bytes) was the largest per-connection cost in S2. The loop keeps
+        // a few for the next writers, so a writer that flushes as it goes (`flush()`) allocates
+        // nothing.
+        releaseOutbound()
         outHead = 0
         if waitingWritable { waitingWritable = false }
         updateInterest()
@@ -428,6 +451,15 @@ public final class TCPConnection: Selectable {
             shutdownAfterFlush = false
             _ = Glibc.shutdown(fd, Int32(SHUT_WR))
         }
+    }
+
+    private func releaseOutbound() {
+        if outbound.capacity > 0 && outbound.capacity <= EventLoop.spareQueueCapacity
+            && loop.spareQueues.count < EventLoop.spareQueueCount {
+            outbound.removeAll(keepingCapacity: true)
+            loop.spareQueues.append(outbound)
+        }
+        outbound = []
     }
 
     private func consumeOutbound(_ written: Int) {

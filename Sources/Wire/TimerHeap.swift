@@ -28,7 +28,24 @@ struct TimerHeap {
     }
 
     mutating func cancel(_ handle: TimerHandle) {
-        bodies[handle.id] = nil
+        guard bodies.removeValue(forKey: handle.id) != nil else { return }
+        // Cancelled entries wait in the heap until they reach the top. When they outnumber the
+        // live ones (10,000 connections re-arming), rebuild, so memory follows the live timers.
+        if heap.count > 256 && heap.count > 2 * bodies.count { compact() }
+    }
+
+    private mutating func compact() {
+        heap = heap.filter { bodies[$0.id] != nil }
+        var i = heap.count / 2
+        while i > 0 {
+            i -= 1
+            siftDown(i)
+        }
+        if bodies.capacity > 1024 && bodies.capacity > 4 * bodies.count {
+            var d = [UInt64: () -> Void](minimumCapacity: bodies.count)
+            for (k, v) in bodies { d[k] = v }
+            bodies = d
+        }
     }
 
     /// Removes and returns the bodies of every timer due at `now`, in deadline order.

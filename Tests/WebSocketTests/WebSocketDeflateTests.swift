@@ -111,8 +111,15 @@ import Wire
         var sm = client(max: 64 * 1024)
         let frame = WebSocketFrameEncoder.frame(opcode: .binary, rsv1: true, payload: compressed, maskingKey: nil)
         #expect(feed(&sm, frame.readableBytesArray) == [.sendClose(.messageTooBig, reason: "", closeTransport: true)])
-        // The output buffer never grew far past the limit (memory bounded).
-        #expect(sm.inflated.capacity <= 128 * 1024)
+        // Inflation stops near the limit: the output never grows far past it (memory bounded).
+        var inflated = ByteBuffer(capacity: 0)
+        let d = WebSocketDeflateDecompressor(noContextTakeover: true)
+        compressed.withUnsafeReadableBytes { bytes in
+            #expect(throws: WebSocketProtocolError.messageTooLarge) {
+                try d.decompress(bytes, into: &inflated, limit: 64 * 1024)
+            }
+        }
+        #expect(inflated.capacity <= 128 * 1024)
     }
 
     @Test func inflateExactlyAtLimitIsDelivered() {

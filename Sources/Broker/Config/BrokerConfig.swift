@@ -55,7 +55,7 @@ public enum BrokerConfig {
         .integer("fanout.deflate_level", default: 6, bounds: 1...9,
                  doc: "zlib level for quote compression (1 fastest, 9 smallest)."),
         .string("fanout.deflate_mode", default: "per_connection",
-                doc: "shared: compress each quote frame once for all (no context takeover); per_connection: compress each connection's batch with its own context (smaller, costlier).",
+                doc: "shared: compress each quote frame once for all (no context takeover); per_connection: compress each connection's batch with its own context (smaller; each connection keeps 128 bytes of it, not a zlib stream).",
                 allowed: ["shared", "per_connection"]),
         .strings("fanout.allowed_origins", default: [], doc: "When non-empty, Origin must be one of these."),
         .strings("fanout.subprotocols", default: [], doc: "Subprotocols the server may select (empty = none)."),
@@ -151,6 +151,7 @@ public struct FanoutSettings: Sendable {
         limits.slowConsumerTimeoutNanos = UInt64(c.int("fanout.slow_consumer_timeout_ms")) * 1_000_000
         limits.maxBatchBytes = c.int("fanout.batch_max_bytes")
         limits.batchIntervalNanos = UInt64(c.int("fanout.batch_interval_us")) * 1_000
+        limits.deflateLevel = c.int("fanout.deflate_level")
         do {
             tls = try TLSServerContext.make(config: c, table: "fanout.tls")
         } catch {

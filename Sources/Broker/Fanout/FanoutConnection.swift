@@ -28,10 +28,12 @@ final class FanoutConnection: WebSocketHandler, FanoutTransport {
     func webSocketDidConnect(_ ws: WebSocketConnection, request: HTTPRequestHead?) {
         self.ws = ws
         connectedTCP = ws.tcp
-        if ws.deflate != nil {
-            client.compression = node.node.settings.deflatePerConnection
-                ? FanoutCompression.perConnection(level: node.node.settings.deflateLevel)
-                : .shared
+        if let d = ws.deflate {
+            // Context only where the client allows it (an offered server_no_context_takeover must
+            // be accepted, RFC 7692 §7.1.1.1) and our window fits the agreed one.
+            client.compression = node.node.settings.deflatePerConnection && !d.serverNoContextTakeover
+                    && d.serverMaxWindowBits >= FanoutCompression.perConnectionWindowBits
+                ? .perConnection : .shared
         }
         node.shard.add(client)
         node.connected(self)

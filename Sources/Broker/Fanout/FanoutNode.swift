@@ -197,12 +197,13 @@ public final class FanoutNode: @unchecked Sendable {
         cfg.connection.pingTimeoutNanos = st.idleTimeoutMillis == 0 ? 0 : UInt64(st.idleTimeoutMillis) * 1_000_000 * 2 / 3
         cfg.handshake.subprotocols = st.subprotocols
         cfg.handshake.allowedOrigins = st.allowedOrigins.isEmpty ? nil : st.allowedOrigins
-        // Server frames without context takeover, so one compressed frame serves every subscriber.
         // shared: no server context, so one compressed frame serves every subscriber; per_connection:
-        // context takeover with a 512-byte window (2^9), so each connection's compressor stays small.
+        // context takeover with a 512-byte window (2^9), kept per connection as 128 bytes of history
+        // (FanoutCompression.perConnection).
         cfg.handshake.deflate = st.deflate
             ? WebSocketDeflateConfiguration(serverNoContextTakeover: !st.deflatePerConnection,
-                                            serverMaxWindowBits: st.deflatePerConnection ? 9 : 15,
+                                            serverMaxWindowBits: st.deflatePerConnection
+                                                ? FanoutCompression.perConnectionWindowBits : 15,
                                             compressionLevel: st.deflateLevel)
             : nil
         cfg.handshakeTimeoutNanos = UInt64(st.handshakeTimeoutMillis) * 1_000_000

@@ -32,6 +32,8 @@ public struct FanoutLimits: Sendable {
     /// Minimum time between two deliveries (0 = every loop iteration). Raising it trades latency
     /// for fewer, larger writes: on loopback each write also pays the receiver's TCP work.
     public var batchIntervalNanos: UInt64 = 0
+    /// zlib level of permessage-deflate (both modes).
+    public var deflateLevel = 6
     /// Creates the defaults.
     public init() {}
 }
@@ -43,30 +45,36 @@ public enum FanoutCompression {
     /// Each quote frame compressed once per loop and shared (server_no_context_takeover):
     /// a batch leaves as several compressed frames in one gather write.
     case shared
-    /// This connection's own compressor with context takeover: each iteration's batch is one
-    /// compressed message, and repeated keys and symbols compress against earlier messages.
-    case perConnection(WebSocketDeflateCompressor)
+    /// Context takeover (the client agreed to no server_no_context_takeover): each iteration's
+    /// batch is one compressed message that also refers to the end of the previous one, through
+    /// the loop's `WebSocketDeflateHistoryCompressor` and the ~128 bytes the connection keeps
+    /// (`FanoutClient.deflateHistory`), not a zlib stream per connection. A lone quote goes as
+    /// the shared no-context frame instead (compressed once per loop).
+    case perConnection
 
-    /// The per-connection compressor a fanout node uses: a 512-byte window (2^9) and the smallest
-    /// zlib hash (memLevel 1), ~10 KiB of zlib state per connection. A quote batch repeats keys and
-    /// symbols within a few hundred bytes, so the small window costs little ratio.
-    public static func perConnection(level: Int) -> FanoutCompression {
-        .perConnection(WebSocketDeflateCompressor(windowBits: 9, level: level, noContextTakeover: false, memoryLevel: 1))
-    }
+    /// The server_max_window_bits a fanout node asks for in `perConnection` mode, and the window
+    /// its history compressor uses: 512 bytes (2^9), the smallest zlib can produce, which also
+    /// keeps each client's inflate window small.
+    public static let perConnectionWindowBits = 9
 }
 
 /// One subscriber connection's fanout state. Lives on its shard's loop.
 public final class FanoutClient {
     /// Compression negotiated for this connection.
     public var compression: FanoutCompression = .none
+    /// `perConnection`: the last bytes of the messages this connection inflated (its context).
+    var deflateHistory: [UInt8] = []
     /// The transport (WebSocket connection).
     public unowned let transport: any FanoutTransport
     /// Slot in the shard's client table.
     var slot: UInt32 = .max
     /// symbol id -> position of this client's slot in the shard's subscriber list of that symbol.
     var positions = SymbolPositions()
-    /// Indices into the shard's `tickUpdates` ready for this client, in order.
-    var pending: [UInt32] = []
+    /// This client's quotes ready this iteration: a list through the shard's `links` (first, last,
+    /// count), so a client holds no array of its own between iterations.
+    var pendingHead: UInt32 = .max
+    var pendingTail: UInt32 = .max
+    var pendingCount: UInt32 = 0
     /// Latest update per symbol while the connection is slow (nil while it keeps up).
     var conflated: [Int32: QuoteUpdate]?
     var conflatedOrder: [Int32] = []
@@ -120,6 +128,9 @@ struct SymbolPositions {
         }
     }
 
+    /// Room for `extra` more symbols (a subscribe knows its count: no doubling past it).
+    mutating func reserve(extra: Int) { packed.reserveCapacity(packed.count + extra) }
+
     mutating func removeValue(forKey sym: Int32) -> Int32? {
         let v = self[sym]
         if v != nil { self[sym] = nil }
@@ -139,13 +150,22 @@ public final class FanoutShard {
     private var lastValue: [QuoteUpdate?]
     private var tickUpdates: [QuoteUpdate] = []
     private var dirty: [UInt32] = []
+    /// Per-client pending lists of this iteration, shared by all clients: `links[i]` holds an
+    /// index into `tickUpdates` (low 32 bits) and the next link (high 32 bits, .max at the end).
+    /// One array reused every iteration: no allocation per client, no memory kept per client.
+    private var links: [UInt64] = []
+    /// One client's pending indices, gathered from `links` when it is served.
+    private var batch: [UInt32] = []
     private var headerArena = ByteBufferArena(blockSize: 16 * 1024)
     private var deflateArena = ByteBufferArena(blockSize: 64 * 1024)
     private var plainScratch = ByteBuffer(capacity: 64 * 1024)
     private var deflateScratch = ByteBuffer(capacity: 64 * 1024)
     /// The loop's shared no-context compressor (quote frames compressed once for every subscriber).
-    private lazy var sharedCompressor = WebSocketDeflateCompressor(windowBits: 9, level: 6, noContextTakeover: true,
-                                                                  memoryLevel: 4)
+    private lazy var sharedCompressor = WebSocketDeflateCompressor(windowBits: 9, level: limits.deflateLevel,
+                                                                  noContextTakeover: true, memoryLevel: 4)
+    /// The loop's context-takeover compressor; each connection brings its own history.
+    private lazy var historyCompressor = WebSocketDeflateHistoryCompressor(
+        windowBits: FanoutCompression.perConnectionWindowBits, level: limits.deflateLevel, memoryLevel: 1)
     private let batchSuffix = ByteBuffer(string: "\(Quote.batchSuffix)")
     private static let batchPrefix = Quote.batchPrefix
 
@@ -199,7 +219,7 @@ public final class FanoutShard {
         clients[Int(c.slot)] = nil
         freeSlots.append(c.slot)
         c.slot = .max
-        c.pending.removeAll()
+        clearPending(c)
         c.conflated = nil
     }
 
@@ -210,6 +230,7 @@ public final class FanoutShard {
         var fresh: [Int32] = []
         for s in symbols where c.positions[s] == nil && !fresh.contains(s) { fresh.append(s) }
         guard c.positions.count + fresh.count <= limits.maxSymbolsPerConnection else { return nil }
+        c.positions.reserve(extra: fresh.count)
         for s in fresh {
             c.positions[s] = Int32(subscribers[Int(s)].count)
             subscribers[Int(s)].append(c.slot)
@@ -234,7 +255,8 @@ public final class FanoutShard {
         }
         if !removed.isEmpty {
             // Quotes of those symbols already pending this tick must not be delivered.
-            c.pending.removeAll { removed.contains(tickUpdates[Int($0)].symbolId) }
+            let kept = pendingIndices(c).filter { !removed.contains(tickUpdates[Int($0)].symbolId) }
+            setPending(c, kept)
             if c.conflated != nil {
                 for s in removed { c.conflated?[s] = nil }
                 c.conflatedOrder.removeAll { removed.contains($0) }
@@ -280,8 +302,46 @@ public final class FanoutShard {
 
     @inline(__always)
     private func enqueue(_ c: FanoutClient, _ idx: UInt32) {
-        if c.pending.isEmpty { dirty.append(c.slot) }
-        c.pending.append(idx)
+        if c.pendingCount == 0 { dirty.append(c.slot) }
+        appendPending(c, idx)
+    }
+
+    @inline(__always)
+    private func appendPending(_ c: FanoutClient, _ idx: UInt32) {
+        let link = UInt32(links.count)
+        links.append(UInt64(UInt32.max) << 32 | UInt64(idx))
+        if c.pendingCount == 0 {
+            c.pendingHead = link
+        } else {
+            let t = Int(c.pendingTail)
+            links[t] = UInt64(link) << 32 | (links[t] & 0xFFFF_FFFF)
+        }
+        c.pendingTail = link
+        c.pendingCount += 1
+    }
+
+    private func clearPending(_ c: FanoutClient) {
+        c.pendingHead = .max
+        c.pendingTail = .max
+        c.pendingCount = 0
+    }
+
+    /// `c`'s pending indices in order, in the shared `batch` scratch (valid until the next call).
+    private func pendingIndices(_ c: FanoutClient) -> [UInt32] {
+        batch.removeAll(keepingCapacity: true)
+        var l = c.pendingHead
+        while l != .max {
+            let v = links[Int(l)]
+            batch.append(UInt32(truncatingIfNeeded: v))
+            l = UInt32(truncatingIfNeeded: v >> 32)
+        }
+        return batch
+    }
+
+    /// Replaces `c`'s pending list (cold paths: unsubscribe, conflation restore).
+    private func setPending(_ c: FanoutClient, _ idxs: [UInt32]) {
+        clearPending(c)
+        for i in idxs { appendPending(c, i) }
     }
 
     /// Sends what this iteration produced: one write per dirty connection. Runs as the loop's
@@ -289,6 +349,7 @@ public final class FanoutShard {
     public func drain() {
         guard !dirty.isEmpty else {
             if !tickUpdates.isEmpty { tickUpdates.removeAll(keepingCapacity: true) }
+            if !links.isEmpty { links.removeAll(keepingCapacity: true) }
             return
         }
         let now = loop.now
@@ -304,36 +365,55 @@ public final class FanoutShard {
         }
         lastDrain = now
         for slot in dirty {
-            guard let c = clients[Int(slot)], !c.pending.isEmpty else { continue }
+            guard let c = clients[Int(slot)], c.pendingCount > 0 else { continue }
             guard c.transport.acceptsData else {
-                c.pending.removeAll(keepingCapacity: true)
+                clearPending(c)
                 continue
             }
             let tcp = c.transport.tcp
             if c.conflated != nil && !tcp.isAboveHighWatermark { restoreConflated(c) }
+            let pending = pendingIndices(c)
             if tcp.isAboveHighWatermark {
-                conflate(c, now: now)
+                conflate(c, pending, now: now)
             } else {
-                send(c, tcp)
+                send(c, tcp, pending)
+                // Out now rather than at the end of the iteration: the connection's queue is
+                // released before the next one is built (thousands of queued arrays at once
+                // were S2's largest per-connection memory).
+                tcp.flush()
             }
-            c.pending.removeAll(keepingCapacity: c.pending.capacity <= 64)
+            clearPending(c)
         }
         dirty.removeAll(keepingCapacity: true)
         tickUpdates.removeAll(keepingCapacity: true)
+        links.removeAll(keepingCapacity: true)
     }
 
-    private func send(_ c: FanoutClient, _ tcp: TCPConnection) {
-        let n = c.pending.count
+    private func send(_ c: FanoutClient, _ tcp: TCPConnection, _ pending: [UInt32]) {
+        let n = pending.count
         quotesDelivered &+= UInt64(n)
         if case .shared = c.compression {
             // One shared compressed frame per quote, all in this connection's one gather write.
-            for idx in c.pending { tcp.write(sharedDeflatedFrame(Int(idx))) }
+            tcp.reserveWrites(n)
+            for idx in pending { tcp.write(sharedDeflatedFrame(Int(idx))) }
             framesSent &+= 1
             c.framesWritten += 1
             return
         }
         if n == 1, case .none = c.compression {
-            tcp.write(tickUpdates[Int(c.pending[0])].frame)
+            tcp.write(tickUpdates[Int(pending[0])].frame)
+            framesSent &+= 1
+            c.framesWritten += 1
+            return
+        }
+        if n == 1, case .perConnection = c.compression {
+            // A lone quote goes as the loop's shared no-context frame, compressed once for every
+            // subscriber: valid under context takeover too (it refers only to itself), and the
+            // history still follows what the client inflated. Measured in S4: 8.5 -> 7.7 us/quote
+            // of server CPU for 38 -> 43 wire bytes per quote (docs/benchmarks.md).
+            let idx = Int(pending[0])
+            tcp.write(sharedDeflatedFrame(idx))
+            tickUpdates[idx].json.withUnsafeReadableBytes { historyCompressor.record($0, history: &c.deflateHistory) }
             framesSent &+= 1
             c.framesWritten += 1
             return
@@ -345,17 +425,17 @@ public final class FanoutShard {
             var payload = Self.batchPrefix.utf8CodeUnitCount + batchSuffix.readableBytes - 1
             var end = start
             while end < n {
-                let len = tickUpdates[Int(c.pending[end])].element.readableBytes
+                let len = tickUpdates[Int(pending[end])].element.readableBytes
                 if end > start && payload + len > limits.maxBatchBytes { break }
                 payload += len
                 end += 1
             }
-            if case .perConnection(let z) = c.compression {
-                tcp.write(compressedMessage(z, from: start, to: end, pending: c.pending))
+            if case .perConnection = c.compression {
+                tcp.write(compressedMessage(c, pending, from: start, to: end))
             } else if end - start == 1 {
-                tcp.write(tickUpdates[Int(c.pending[start])].frame)
+                tcp.write(tickUpdates[Int(pending[start])].frame)
             } else {
-                writeBatch(tcp, from: start, to: end, payloadLength: payload, pending: c.pending)
+                writeBatch(tcp, from: start, to: end, payloadLength: payload, pending: pending)
             }
             framesSent &+= 1
             c.framesWritten += 1
@@ -377,8 +457,8 @@ public final class FanoutShard {
         return frame
     }
 
-    /// One message (a single quote, or a `quotes` batch) compressed with the connection's own context.
-    private func compressedMessage(_ z: WebSocketDeflateCompressor, from: Int, to: Int, pending: [UInt32]) -> ByteBuffer {
+    /// One message (a single quote, or a `quotes` batch) compressed with the connection's context.
+    private func compressedMessage(_ c: FanoutClient, _ pending: [UInt32], from: Int, to: Int) -> ByteBuffer {
         plainScratch.clear()
         if to - from == 1 {
             plainScratch.writeBuffer(tickUpdates[Int(pending[from])].json)
@@ -389,7 +469,9 @@ public final class FanoutShard {
             plainScratch.writeBuffer(batchSuffix)
         }
         deflateScratch.clear()
-        plainScratch.withUnsafeReadableBytes { z.compress($0, into: &deflateScratch) }
+        plainScratch.withUnsafeReadableBytes {
+            historyCompressor.compress($0, history: &c.deflateHistory, into: &deflateScratch)
+        }
         return deflateArena.encode { out in
             WebSocketFrameEncoder.writeHeader(opcode: .text, rsv1: true, payloadLength: deflateScratch.readableBytes,
                                               maskingKey: nil, into: &out)
@@ -398,6 +480,7 @@ public final class FanoutShard {
     }
 
     private func writeBatch(_ tcp: TCPConnection, from: Int, to: Int, payloadLength: Int, pending: [UInt32]) {
+        tcp.reserveWrites(to - from + 2)
         let header = headerArena.encode { out in
             WebSocketFrameEncoder.writeHeader(opcode: .text, payloadLength: payloadLength, maskingKey: nil, into: &out)
             out.writeStaticString(Self.batchPrefix)
@@ -413,13 +496,13 @@ public final class FanoutShard {
         tcp.write(batchSuffix)
     }
 
-    private func conflate(_ c: FanoutClient, now: UInt64) {
+    private func conflate(_ c: FanoutClient, _ pending: [UInt32], now: UInt64) {
         if c.conflated == nil {
             c.conflated = [:]
             c.slowSince = now
         }
-        quotesConflated &+= UInt64(c.pending.count)
-        for idx in c.pending {
+        quotesConflated &+= UInt64(pending.count)
+        for idx in pending {
             let u = tickUpdates[Int(idx)]
             if c.conflated![u.symbolId] == nil {
                 c.conflatedOrder.append(u.symbolId)
@@ -439,9 +522,9 @@ public final class FanoutShard {
     /// The connection fell below its low watermark: what conflation kept goes out next drain.
     public func clientBecameWritable(_ c: FanoutClient) {
         guard c.conflated != nil, c.slot != .max else { return }
-        let wasIdle = c.pending.isEmpty
+        let wasIdle = c.pendingCount == 0
         restoreConflated(c)
-        if wasIdle && !c.pending.isEmpty { dirty.append(c.slot) }
+        if wasIdle && c.pendingCount > 0 { dirty.append(c.slot) }
     }
 
     /// Moves the conflated quotes in front of this tick's pending ones (they are older).
@@ -451,14 +534,15 @@ public final class FanoutShard {
         let order = c.conflatedOrder
         c.conflatedOrder.removeAll()
         guard !order.isEmpty else { return }
+        let later = pendingIndices(c)
         var idxs: [UInt32] = []
-        idxs.reserveCapacity(order.count + c.pending.count)
+        idxs.reserveCapacity(order.count + later.count)
         for s in order {
             guard let u = kept[s] else { continue }
             idxs.append(UInt32(tickUpdates.count))
             tickUpdates.append(u)
         }
-        idxs.append(contentsOf: c.pending)
-        c.pending = idxs
+        idxs.append(contentsOf: later)
+        setPending(c, idxs)
     }
 }

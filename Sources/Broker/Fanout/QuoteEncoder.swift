@@ -1,5 +1,5 @@
 // QuoteEncoder: turns a Quote into a QuoteUpdate (ready frame + batch element) once, in arena
-// blocks, so that encoding costs one small memcpy per quote and one malloc per 256 KiB.
+// blocks, so that encoding costs one small memcpy per quote and one malloc per 32 KiB.
 public import Wire
 import WebSocket
 
@@ -11,7 +11,11 @@ public struct QuoteEncoder {
     public let symbols: SymbolUniverse
 
     /// Creates an encoder for `symbols`.
-    public init(symbols: SymbolUniverse, blockSize: Int = 256 * 1024) {
+    /// - Parameter blockSize: arena block size. A block lives as long as any of its quotes is some
+    ///   symbol's latest value, and with a uniform feed a block of k quotes stays pinned for about
+    ///   ln(k) feed-seconds: 32 KiB blocks (~140 quotes) pinned ~1 MB at S2's feed where 256 KiB
+    ///   blocks pinned ~2.6 MB, for one malloc per ~140 quotes instead of ~1,100.
+    public init(symbols: SymbolUniverse, blockSize: Int = 32 * 1024) {
         self.symbols = symbols
         arena = ByteBufferArena(blockSize: blockSize)
     }

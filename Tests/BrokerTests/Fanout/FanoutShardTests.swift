@@ -137,9 +137,10 @@ func makeUpdate(_ arena: inout ByteBufferArena, symbol: Int32, seq: UInt64) -> Q
         shard.drain()
         #expect(cs.isConflating)
         #expect(cs.conflatedAway == 1)
-        #expect(fast.readFrames().isEmpty)  // not flushed yet
-        loop.flushPending()
+        // Each connection is flushed as drain serves it (no queue waits for the loop's flush).
         #expect(fast.readFrames().count == 1)
+        loop.flushPending()
+        #expect(fast.readFrames().isEmpty)
         // Writable again: the latest quote (seq 2) goes out alone.
         _ = slow.readFrames()
         shard.clientBecameWritable(cs)
@@ -217,7 +218,7 @@ extension PairTransport {
         let shard = FanoutShard(loop: loop, symbolCount: 50)
         let t = try PairTransport(loop: loop)
         let c = FanoutClient(transport: t)
-        c.compression = FanoutCompression.perConnection(level: 6)
+        c.compression = .perConnection
         shard.add(c)
         _ = shard.subscribe(c, Array(0..<20))
         var gen = SyntheticQuoteGenerator(symbolCount: 20, seed: 7)
@@ -240,6 +241,38 @@ extension PairTransport {
         }
         #expect(quotes == 250)
         #expect(Double(wireBytes) <= 0.5 * Double(plainBytes), "wire \(wireBytes) plain \(plainBytes)")
+    }
+
+    @Test func loneQuotesAndBatchesInterleaveInOneContext() throws {
+        // Lone quotes leave as the shared no-context frame, batches with the connection's history:
+        // one continuous inflater (the client's) must read them all in order.
+        let loop = try EventLoop(name: "z")
+        var encoder = QuoteEncoder(symbols: SymbolUniverse.generated(count: 20))
+        let shard = FanoutShard(loop: loop, symbolCount: 20)
+        let t = try PairTransport(loop: loop), u = try PairTransport(loop: loop)
+        let c = FanoutClient(transport: t), other = FanoutClient(transport: u)
+        c.compression = .perConnection
+        other.compression = .perConnection
+        shard.add(c); shard.add(other)
+        _ = shard.subscribe(c, Array(0..<20))
+        _ = shard.subscribe(other, Array(0..<20))
+        var gen = SyntheticQuoteGenerator(symbolCount: 20, seed: 11)
+        let inflater = WebSocketDeflateDecompressor(noContextTakeover: false)
+        var quotes = 0
+        for tick in 0..<60 {
+            for _ in 0..<(tick % 3 == 0 ? 1 : 3) { shard.publish(encoder.encode(gen.next(ts: UInt64(tick)))) }
+            shard.drain()
+            _ = u.readRawFrames()
+            for f in t.readRawFrames() {
+                #expect(f.compressed)
+                var out = ByteBuffer()
+                try f.payload.withUnsafeBytes { try inflater.decompress($0, into: &out, limit: 1 << 20) }
+                let text = out.readableString
+                #expect(text.hasPrefix(#"{"type":"quote"#) && text.hasSuffix("}"), "\(text)")
+                quotes += text.components(separatedBy: "\"ts\":").count - 1
+            }
+        }
+        #expect(quotes == 20 * 1 + 40 * 3)  // 20 lone quotes and 40 batches of three
     }
 
     @Test func sharedModeCompressesEachQuoteOnceForAllSubscribers() throws {
