@@ -431,6 +431,7 @@ public final class WebSocketConnection: TCPConnectionHandler {
     func timerFired() {
         timer = nil
         if core != nil {
+            core!.releaseIdleBuffers()
             if let action = core?.tick(now: tcp.loop.now) { perform(action) }
             armTimer()
             return

@@ -100,6 +100,8 @@ public struct WebSocketStateMachine {
     /// Unmasked payload of the message in progress (compressed bytes when `messageCompressed`).
     var message = ByteBuffer(capacity: 0)
     var messageOpcode: WebSocketOpcode = .binary
+    /// A message was delivered since the last `releaseIdleBuffers` (the connection's timer).
+    var talkedSinceTimer = false
     var messageCompressed = false
     var utf8 = WebSocketUTF8Validator()
     /// The current data frame.
@@ -264,11 +266,15 @@ public struct WebSocketStateMachine {
             message.clear()
             return nil
         }
-        // The message's buffer goes to the handler and is not kept: an idle connection holds no
-        // receive memory (10,000 fanout clients each keeping their last subscribe cost ~2 MB).
-        // The next message allocates its own, which only costs on connections that talk.
         var out = message
-        message = ByteBuffer(capacity: 0)
+        if !talkedSinceTimer {
+            // The first message since the connection's last timer tick takes the buffer with it,
+            // so a connection that says one thing (a fanout subscribe) keeps no receive memory and
+            // frees it while its neighbours are still being allocated (freed later, the chunks
+            // stay as holes in the heap). A connection that keeps talking keeps its buffer.
+            talkedSinceTimer = true
+            message = ByteBuffer(capacity: 0)
+        }
         if messageCompressed {
             guard let params = deflate else { throw .reservedBitsSet }
             let d = makeDecompressor(params)
@@ -351,6 +357,16 @@ public struct WebSocketStateMachine {
     }
 
     // MARK: Time and local requests
+
+    /// Drops the message buffer when no message is arriving. The connection calls it from its
+    /// timer: a connection that keeps talking reuses its buffer (no allocation per message), one
+    /// that went quiet holds none (10,000 fanout clients each keeping the buffer of their last
+    /// subscribe cost ~2 MB).
+    public mutating func releaseIdleBuffers() {
+        talkedSinceTimer = false
+        guard decoder.payloadRemaining == nil, !decoder.inFragmentedMessage else { return }
+        message = ByteBuffer(capacity: 0)
+    }
 
     /// Advances timers: close timeout, keepalive ping, dead-peer detection.
     public mutating func tick(now: UInt64) -> WebSocketAction? {

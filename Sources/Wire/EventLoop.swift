@@ -114,7 +114,8 @@ public final class EventLoop: @unchecked Sendable {
     static let spareQueueCount = 16
     static let spareQueueCapacity = 64
     /// Connections closed during this iteration, freed at its end.
-    var closedConnections: [TCPConnection] = []
+    /// With the error each closed with (kept here, not in every connection).
+    var closedConnections: [(connection: TCPConnection, error: IOError?)] = []
     /// Connections with an idle timeout, swept about once a second.
     var idleWatched: [ObjectIdentifier: TCPConnection] = [:]
     private var nextIdleSweep: UInt64 = 0
@@ -386,7 +387,7 @@ public final class EventLoop: @unchecked Sendable {
         while !closedConnections.isEmpty {
             let batch = closedConnections
             closedConnections.removeAll()
-            for c in batch { c.finishClose() }
+            for c in batch { c.connection.finishClose(error: c.error) }
         }
     }
 }

@@ -86,13 +86,18 @@ public final class TCPConnection: Selectable {
     private var readPaused = false
     private var shutdownAfterFlush = false
     private var aboveHigh = false
-    private var closeError: IOError?
     var lastActivity: UInt64
     /// TLS, when this connection is encrypted: `outbound` then holds ciphertext and `plainQueue`
     /// the plaintext written since the last flush (encrypted once per flush).
-    var tls: TLSEngine?
-    private var plainQueue: [ByteBuffer] = []
-    private lazy var tlsPlain = ByteBuffer(capacity: 16 * 1024)
+    var tls: TLSEngine? {
+        didSet { tlsBuffers = tls == nil ? nil : TLSBuffers() }
+    }
+    /// The plaintext side of TLS, boxed: plain connections (10,000 fanout clients) do not carry it.
+    private var tlsBuffers: TLSBuffers?
+    private final class TLSBuffers {
+        var plainQueue: [ByteBuffer] = []
+        var plain = ByteBuffer(capacity: 16 * 1024)
+    }
     private var connectAnnounced = false
 
     /// Above this many buffered bytes `write` returns `.overHighWatermark`.
@@ -189,7 +194,7 @@ public final class TCPConnection: Selectable {
                 connectAnnounced = true
                 handler?.connectionDidConnect(self)
             }
-            if !outbound.isEmpty || !plainQueue.isEmpty { flushNow() }
+            if !outbound.isEmpty || tlsBuffers?.plainQueue.isEmpty == false { flushNow() }
             return
         }
         if events & CEpoll_EPOLLERR != 0 {
@@ -262,12 +267,12 @@ public final class TCPConnection: Selectable {
 
     /// Decrypts what arrived and hands the plaintext on; sends handshake replies and alerts.
     private func deliverTLS(_ cipher: UnsafeRawBufferPointer) {
-        guard let t = tls else { return }
+        guard let t = tls, let b = tlsBuffers else { return }
         t.feedCiphertext(cipher)
         while state == .open || state == .closing {
             let r: TLSReadResult
             do {
-                r = try t.readPlaintext(into: &tlsPlain)
+                r = try t.readPlaintext(into: &b.plain)
             } catch {
                 failTLS(error)
                 return
@@ -282,8 +287,8 @@ public final class TCPConnection: Selectable {
                 scheduleFlush()
                 return
             case .bytes:
-                let plain = tlsPlain
-                tlsPlain.clear()
+                let plain = b.plain
+                b.plain.clear()
                 plain.withUnsafeReadableBytes { deliver($0) }
             case .closed:
                 // Answer close_notify with ours, then close once it is flushed.
@@ -346,8 +351,8 @@ public final class TCPConnection: Selectable {
             fail(IOError(errno: ENOBUFS, call: "output buffer limit (\(maxBufferedBytes) bytes)"))
             return .closed
         }
-        if tls != nil {
-            plainQueue.append(buffer)
+        if let b = tlsBuffers {
+            b.plainQueue.append(buffer)
         } else {
             if outbound.capacity == 0, let spare = loop.spareQueues.popLast() { outbound = spare }
             outbound.append(buffer)
@@ -393,11 +398,11 @@ public final class TCPConnection: Selectable {
     func flushNow() {
         inFlushList = false
         guard state == .open || state == .closing else { return }
-        if let t = tls, !plainQueue.isEmpty {
+        if let t = tls, let q = tlsBuffers, !q.plainQueue.isEmpty {
             // One gather call: full 16 KiB records instead of one record per queued buffer.
-            for b in plainQueue { bufferedBytes -= b.readableBytes }
-            do { try t.writePlaintext(gathering: plainQueue) } catch { failTLS(error); return }
-            plainQueue.removeAll(keepingCapacity: true)
+            for b in q.plainQueue { bufferedBytes -= b.readableBytes }
+            do { try t.writePlaintext(gathering: q.plainQueue) } catch { failTLS(error); return }
+            q.plainQueue.removeAll(keepingCapacity: true)
             queueCiphertext()
         }
         let iov = loop.iovecs
@@ -533,11 +538,11 @@ public final class TCPConnection: Selectable {
         case .closed, .closing: return
         case .connecting: fail(nil)
         case .open:
-            if let t = tls {
+            if let t = tls, let q = tlsBuffers {
                 // Encrypt what is queued, then close_notify (RFC 8446 6.1), all before the socket closes.
-                for b in plainQueue { bufferedBytes -= b.readableBytes }
-                try? t.writePlaintext(gathering: plainQueue)
-                plainQueue.removeAll()
+                for b in q.plainQueue { bufferedBytes -= b.readableBytes }
+                try? t.writePlaintext(gathering: q.plainQueue)
+                q.plainQueue.removeAll()
                 t.close()
                 queueCiphertext()
             }
@@ -572,15 +577,14 @@ public final class TCPConnection: Selectable {
         guard state != .closed else { return }
         let wasOpen = state == .open || state == .closing
         state = .closed
-        closeError = error
         loop.deregister(self, fd: fd)
         if idleTimeoutNanos > 0 { loop.idleWatched[ObjectIdentifier(self)] = nil }
         if wasOpen { loop.stats.openConnections -= 1 }
-        loop.closedConnections.append(self)
+        loop.closedConnections.append((self, error))
     }
 
     /// Runs at the end of the iteration: closes the fd and tells the handler.
-    func finishClose() {
+    func finishClose(error closeError: IOError?) {
         Syscalls.close(fd)
         loop.stats.connectionsClosed &+= 1
         outbound.removeAll()

@@ -98,3 +98,26 @@ final class ContinuousInflater {
         }
     }
 }
+
+@Suite struct WebSocketIdleBufferTests {
+    @Test func messageBufferIsKeptWhileTalkingAndDroppedWhenIdle() {
+        var sm = WebSocketStateMachine(role: .client, now: 0)
+        let text = String(repeating: "hello ", count: 20)
+        let frame = WebSocketFrameEncoder.frame(opcode: .text, payload: ByteBuffer(string: text), maskingKey: nil)
+        let empty = ByteBuffer(capacity: 0).capacity  // the shared empty storage's
+        #expect(feed(&sm, frame.readableBytesArray) == [.deliverText(ByteBuffer(string: text))])
+        #expect(sm.message.capacity == empty)  // a first message takes its buffer along
+        #expect(feed(&sm, frame.readableBytesArray) == [.deliverText(ByteBuffer(string: text))])
+        #expect(sm.message.capacity > empty)  // a talking connection reuses it: no allocation per message
+        // Mid-frame: nothing is dropped.
+        let bytes = frame.readableBytesArray
+        _ = bytes.withUnsafeBytes { sm.receive(UnsafeRawBufferPointer(rebasing: $0[0..<4]), now: 0) }
+        sm.releaseIdleBuffers()
+        #expect(sm.message.capacity > empty)
+        _ = bytes.withUnsafeBytes { sm.receive(UnsafeRawBufferPointer(rebasing: $0[4...]), now: 0) }
+        // Between messages (the connection's timer): the buffer goes.
+        sm.releaseIdleBuffers()
+        #expect(sm.message.capacity == empty)
+        #expect(feed(&sm, frame.readableBytesArray) == [.deliverText(ByteBuffer(string: text))])
+    }
+}

@@ -193,6 +193,11 @@ public final class FanoutShard {
     /// Number of connected clients.
     public var clientCount: Int { clients.count - freeSlots.count }
 
+    /// Calls `body` with every registered client (a snapshot: `body` may close them).
+    public func forEachClient(_ body: (FanoutClient) -> Void) {
+        for c in clients.compactMap({ $0 }) { body(c) }
+    }
+
     /// Number of subscribers of `symbolId`.
     public func subscriberCount(of symbolId: Int32) -> Int { subscribers[Int(symbolId)].count }
 
