@@ -87,7 +87,10 @@ final class PQConnection: FDWatcher {
 
     /// Sends one statement with text parameters. Only when `canSend`; the outcome arrives as `.completed`, in
     /// send order. `prepare: false` runs it unnamed (parsed and planned with its values) even in pipeline mode.
-    func send(_ sql: String, _ params: [String?], prepare: Bool = true) {
+    /// `sync: false` (pipeline mode) sends no Sync after it: the server answers it together with the statements
+    /// up to the next Sync (one flush instead of one each), and an error there skips them (PGRES_PIPELINE_ABORTED).
+    /// A Sync is sent anyway when this fills the pipeline, so results never wait behind one that cannot be sent.
+    func send(_ sql: String, _ params: [String?], prepare: Bool = true, sync: Bool = true) {
         precondition(canSend, "send without capacity")
         // libpq copies parameter values into its output buffer during the call, so they only need to live until
         // it returns.
@@ -120,7 +123,8 @@ final class PQConnection: FDWatcher {
             }
         }
         if prepareSent { awaiting.append(.prepare(sql: sql)) }
-        guard ok == 1, maxInFlight == 1 || PQpipelineSync(conn) == 1 else {
+        let syncNow = maxInFlight > 1 && (sync || statementsInFlight + 1 >= maxInFlight)
+        guard ok == 1, !syncNow || PQpipelineSync(conn) == 1 else {
             // Nothing was queued (or, in pipeline mode, libpq can no longer queue): the connection is unusable
             // or the statement malformed; either way report it in order.
             let e = PGError(code: .sendFailed, message: Self.errorMessage(conn))
@@ -133,7 +137,7 @@ final class PQConnection: FDWatcher {
         }
         statementsInFlight += 1
         awaiting.append(.statement)
-        if maxInFlight > 1 { awaiting.append(.sync) }
+        if syncNow { awaiting.append(.sync) }
         flush()
     }
 
@@ -299,8 +303,8 @@ final class PQConnection: FDWatcher {
     static func convert(_ r: OpaquePointer) -> Result<PGResult, PGError> {
         switch PQresultStatus(r) {
         case PGRES_PIPELINE_ABORTED:
-            // An earlier statement before the same Sync failed; with one Sync per statement this cannot happen,
-            // but report it in order if it does.
+            // An earlier statement before the same Sync failed (inside a transaction's statements, which share
+            // one Sync); the transaction reports that first error.
             return .failure(PGError(code: .server, sqlState: "25P02", message: "aborted by an earlier error"))
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
             let nColumns = PQnfields(r)

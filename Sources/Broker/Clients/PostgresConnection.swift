@@ -28,7 +28,7 @@ public final class PostgresConnection {
     private let logger: Logger
     private var connection: PQConnection?
     private var connected = false
-    private var queue: [(sql: String, params: [String?], planEachTime: Bool, completion: PGCompletion)] = []
+    private var queue: [(sql: String, params: [String?], planEachTime: Bool, sync: Bool, completion: PGCompletion)] = []
     private var queueHead = 0
     /// Completions of statements sent and not yet answered, in send order.
     private var inFlight: [PGCompletion] = []
@@ -46,8 +46,9 @@ public final class PostgresConnection {
     /// - Parameters:
     ///   - conninfo: libpq keyword/value string, e.g. `host=127.0.0.1 dbname=broker user=broker`.
     ///   - pipelineDepth: statements sent ahead of their results. 1 = one at a time; more uses libpq's pipeline
-    ///     mode with one Sync per statement, so results and errors are exactly those of one-at-a-time execution,
-    ///     minus the round trips. 64 by default: a ledger transaction of a few statements leaves in one write.
+    ///     mode with one Sync per statement (per transaction body for `transaction`), so results and errors are
+    ///     those of one-at-a-time execution, minus the round trips. 64 by default: a ledger transaction of a few
+    ///     statements leaves in one write.
     ///   - maxQueuedStatements: statements waiting (queued or in flight) beyond which `query` fails at once with
     ///     `.overloaded` instead of growing memory while the database is slow; 10,000 is seconds of ledger work.
     public init(conninfo: String, pipelineDepth: Int = 64, maxQueuedStatements: Int = 10_000, loop: EventLoop,
@@ -89,6 +90,12 @@ public final class PostgresConnection {
     ///   - completion: called on the loop thread with the rows, or a `PGError` (SQLSTATE in `sqlState`).
     public func query(_ sql: String, _ params: [String?] = [], planEachTime: Bool = false,
                       completion: @escaping PGCompletion) {
+        query(sql, params, planEachTime: planEachTime, sync: true, completion: completion)
+    }
+
+    /// `query`; `sync: false` lets the server answer it with the statements after it (see PQConnection.send).
+    private func query(_ sql: String, _ params: [String?], planEachTime: Bool, sync: Bool,
+                       completion: @escaping PGCompletion) {
         if closed {
             completion(.failure(PGError(code: .closed, message: "connection closed")))
             return
@@ -103,7 +110,7 @@ public final class PostgresConnection {
             completion(.failure(PGError(code: .overloaded, message: "\(pendingStatements) statements waiting")))
             return
         }
-        queue.append((sql, params, planEachTime, completion))
+        queue.append((sql, params, planEachTime, sync, completion))
         pump()
     }
 
@@ -135,8 +142,12 @@ public final class PostgresConnection {
             case .failure(let e): if c.firstError == nil { c.firstError = e }
             }
         }
-        query("BEGIN", completion: record)
-        for s in statements { query(s.sql, s.params, planEachTime: s.planEachTime, completion: record) }
+        // One Sync after the last statement rather than one each: the server sends the batch's results in one
+        // write. An error skips the rest up to that Sync; the COMMIT after it then rolls back.
+        query("BEGIN", [], planEachTime: false, sync: statements.isEmpty, completion: record)
+        for (i, s) in statements.enumerated() {
+            query(s.sql, s.params, planEachTime: s.planEachTime, sync: i == statements.count - 1, completion: record)
+        }
         query("COMMIT") { r in
             if let e = c.firstError { completion(.failure(e)); return }
             switch r {
@@ -220,7 +231,7 @@ public final class PostgresConnection {
             }
             inFlight.append(next.completion)
             peakInFlight = max(peakInFlight, inFlight.count - inFlightHead)
-            c.send(next.sql, next.params, prepare: !next.planEachTime)
+            c.send(next.sql, next.params, prepare: !next.planEachTime, sync: next.sync)
         }
     }
 }

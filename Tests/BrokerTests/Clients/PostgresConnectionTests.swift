@@ -139,6 +139,29 @@ import Wire
         #expect(try r[8].get().rows == [["1"]])   // the select, prepared once after the failure; not the ANY one
     }
 
+    /// A transaction's statements share one Sync; one longer than the pipeline still completes (a Sync goes out
+    /// when the pipeline fills, or its results would wait behind statements that cannot be sent), and a failure
+    /// in it still rolls everything back.
+    @Test func transactionLongerThanThePipelineCompletes() throws {
+        let runner = try ClientLoopRunner()
+        defer { runner.shutdown() }
+        let box = Box()
+        try Self.connect(runner, box, depth: 4)
+        try runner.sync {
+            let pg = box.pg!
+            pg.query("CREATE TEMP TABLE t (id int PRIMARY KEY)") { box.results.append($0) }
+            pg.transaction((0..<10).map { ("INSERT INTO t VALUES ($1)", [String($0)]) }) { box.tx.append($0) }
+            pg.transaction((0..<10).map { ("INSERT INTO t VALUES ($1)", [String(100 + $0 % 9)]) }) { box.tx.append($0) }
+            pg.query("SELECT count(*) FROM t") { box.results.append($0) }
+        }
+        #expect(runner.wait { box.tx.count == 2 && box.results.count == 2 })
+        let (tx, results) = try runner.sync { (box.tx, box.results) }
+        #expect(try tx[0].get().count == 10)
+        guard case .failure(let e) = tx[1] else { Issue.record("duplicate key committed"); return }
+        #expect(e.sqlState == "23505")
+        #expect(try results[1].get().rows == [["10"]])
+    }
+
     /// depth 1: one statement at a time; 64: libpq pipeline mode. Both must behave the same.
     @Test(arguments: [1, 64]) func brokenConnectionFailsQueuedStatements(depth: Int) throws {
         let runner = try ClientLoopRunner()
