@@ -45,7 +45,7 @@ public enum LedgerRole {
             pg.connect()
             let ledger = PostgresLedger(pg: pg, topic: topic, maxBatch: maxBatch, logger: ctx.logger)
             ledger.onFatal = { why in
-                var e = ByteBuffer(string: "broker ledger: \(why)\n")
+                let e = ByteBuffer(string: "broker ledger: \(why)\n")
                 e.withUnsafeReadableBytes { _ = write(2, $0.baseAddress, $0.count) }
                 exit(3)
             }
