@@ -75,7 +75,8 @@ public enum OrdersDemoService {
     static func bridge(_ head: HTTPRequestHead, _ body: ByteBuffer, holder: Holder, loop: EventLoop) -> HTTPResponse {
         final class Answer: @unchecked Sendable { var response: HTTPResponse?; let done = Semaphore() }
         let answer = Answer()
-        nonisolated(unsafe) let h = head, b = body
+        nonisolated(unsafe) let h = head
+        let b = body
         loop.execute {
             guard let g = holder.embedded?.gateway else {
                 answer.response = HTTPResponse(status: .serviceUnavailable, contentType: "application/json",
