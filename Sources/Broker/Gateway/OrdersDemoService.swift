@@ -9,7 +9,7 @@
 // by 5 s. In journal mode that is well under a millisecond for everything but login (tens of ms, by design of
 // the password hash). Replace with an async route once the demo's server exposes `asyncRoute`.
 import Logging
-public import Wire
+import Wire
 import WebSocket
 #if canImport(Glibc)
 import Glibc
@@ -75,7 +75,7 @@ public enum OrdersDemoService {
     static func bridge(_ head: HTTPRequestHead, _ body: ByteBuffer, holder: Holder, loop: EventLoop) -> HTTPResponse {
         final class Answer: @unchecked Sendable { var response: HTTPResponse?; let done = Semaphore() }
         let answer = Answer()
-        nonisolated(unsafe) let h = head
+        let h = head
         let b = body
         loop.execute {
             guard let g = holder.embedded?.gateway else {
