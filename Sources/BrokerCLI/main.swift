@@ -25,7 +25,7 @@ Config precedence: defaults < --config FILE < BROKER_* environment < flags.
 """
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
-    var err = ByteBuffer(string: "broker: \(message)\n")
+    let err = ByteBuffer(string: "broker: \(message)\n")
     err.withUnsafeReadableBytes { _ = write(2, $0.baseAddress, $0.count) }
     exit(code)
 }
