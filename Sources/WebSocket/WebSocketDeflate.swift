@@ -10,6 +10,54 @@ public import Wire
 /// The four bytes a sync flush ends with; stripped on send and restored on receive (RFC 7692 §7.2.1-2).
 @usableFromInline let deflateTail: (UInt8, UInt8, UInt8, UInt8) = (0x00, 0x00, 0xFF, 0xFF)
 
+/// A raw deflate stream (negative windowBits: no zlib header, RFC 7692 §7.2.1 uses raw DEFLATE).
+/// Heap-allocated because zlib keeps a back pointer to it; end it with `endRawDeflateStream`.
+func makeRawDeflateStream(windowBits: Int, level: Int, memoryLevel: Int) -> UnsafeMutablePointer<z_stream> {
+    let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+    stream.initialize(to: z_stream())
+    let rc = deflateInit2_(stream, Int32(level), Z_DEFLATED, -Int32(windowBits), Int32(memoryLevel),
+                           Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+    precondition(rc == Z_OK, "deflateInit2 failed: \(rc)")  // only fails on bad arguments or no memory
+    return stream
+}
+
+func endRawDeflateStream(_ stream: UnsafeMutablePointer<z_stream>) {
+    deflateEnd(stream)
+    stream.deinitialize(count: 1)
+    stream.deallocate()
+}
+
+/// Appends `input` compressed with a sync flush to `out`, without the trailing 00 00 ff ff (§7.2.1).
+func syncFlushDeflate(_ stream: UnsafeMutablePointer<z_stream>, _ input: UnsafeRawBufferPointer,
+                      into out: inout ByteBuffer) {
+    let start = out.readableBytes
+    // Invariant: zlib only reads avail_in bytes from next_in, which point into `input`.
+    stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
+    stream.pointee.avail_in = UInt32(input.count)
+    var room = Int(deflateBound(stream, UInt(input.count))) + 16
+    while true {
+        var rc: Int32 = Z_OK
+        var full = false
+        _ = out.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { buf in
+            // Invariant: zlib writes at most avail_out bytes to next_out, inside `buf`.
+            let n = min(buf.count, Int(UInt32.max))
+            stream.pointee.next_out = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            stream.pointee.avail_out = UInt32(n)
+            rc = deflate(stream, Z_SYNC_FLUSH)
+            full = stream.pointee.avail_out == 0
+            return n - Int(stream.pointee.avail_out)
+        }
+        precondition(rc == Z_OK || rc == Z_BUF_ERROR, "deflate failed: \(rc)")
+        // A sync flush is complete when zlib left output space unused (zlib.h, deflate()).
+        if !full { break }
+        room = 256
+    }
+    stream.pointee.next_in = nil
+    stream.pointee.avail_in = 0
+    // The sync flush always ends with an empty stored block: 00 00 ff ff.
+    if out.readableBytes - start >= 4 { out.truncate(toReadable: out.readableBytes - 4) }
+}
+
 /// Compresses messages for one direction of one connection (or, with no context takeover, for many).
 /// Not thread-safe: owned by one event loop.
 public final class WebSocketDeflateCompressor {
@@ -35,50 +83,14 @@ public final class WebSocketDeflateCompressor {
         precondition((1...9).contains(memoryLevel), "deflate memoryLevel must be 1...9")
         self.windowBits = windowBits
         self.noContextTakeover = noContextTakeover
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        // Negative windowBits: raw deflate, no zlib header (RFC 7692 §7.2.1 uses raw DEFLATE).
-        let rc = deflateInit2_(stream, Int32(level), Z_DEFLATED, -Int32(windowBits), Int32(memoryLevel),
-                               Z_DEFAULT_STRATEGY,
-                               zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        precondition(rc == Z_OK, "deflateInit2 failed: \(rc)")  // only fails on bad arguments or no memory
+        stream = makeRawDeflateStream(windowBits: windowBits, level: level, memoryLevel: memoryLevel)
     }
 
-    deinit {
-        deflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-    }
+    deinit { endRawDeflateStream(stream) }
 
     /// Appends the compressed form of `input` to `out`, without the trailing 00 00 ff ff (§7.2.1).
     public func compress(_ input: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
-        let start = out.readableBytes
-        // Invariant: zlib only reads avail_in bytes from next_in, which point into `input`.
-        stream.pointee.next_in = UnsafeMutablePointer(
-            mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
-        stream.pointee.avail_in = UInt32(input.count)
-        var room = Int(deflateBound(stream, UInt(input.count))) + 16
-        while true {
-            var rc: Int32 = Z_OK
-            var full = false
-            _ = out.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { buf in
-                // Invariant: zlib writes at most avail_out bytes to next_out, inside `buf`.
-                let n = min(buf.count, Int(UInt32.max))
-                stream.pointee.next_out = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                stream.pointee.avail_out = UInt32(n)
-                rc = deflate(stream, Z_SYNC_FLUSH)
-                full = stream.pointee.avail_out == 0
-                return n - Int(stream.pointee.avail_out)
-            }
-            precondition(rc == Z_OK || rc == Z_BUF_ERROR, "deflate failed: \(rc)")
-            // A sync flush is complete when zlib left output space unused (zlib.h, deflate()).
-            if !full { break }
-            room = 256
-        }
-        stream.pointee.next_in = nil
-        stream.pointee.avail_in = 0
-        // The sync flush always ends with an empty stored block: 00 00 ff ff.
-        if out.readableBytes - start >= 4 { out.truncate(toReadable: out.readableBytes - 4) }
+        syncFlushDeflate(stream, input, into: &out)
         if noContextTakeover { deflateReset(stream) }
     }
 }
@@ -99,7 +111,7 @@ public final class WebSocketDeflateCompressor {
 /// with RSV1 clear leave `history` alone (they never enter the client's window).
 /// Not thread-safe: owned by one event loop.
 public final class WebSocketDeflateHistoryCompressor {
-    // Invariant: heap-allocated, never moves; deflateInit2 in init, deflateEnd in deinit.
+    // Invariant: heap-allocated, never moves; made in init, ended in deinit.
     private let stream: UnsafeMutablePointer<z_stream>
     /// LZ77 window (9-15 bits): must not exceed any served connection's server_max_window_bits.
     public let windowBits: Int
@@ -120,18 +132,10 @@ public final class WebSocketDeflateHistoryCompressor {
         precondition(historyBytes > 0 && historyBytes <= 1 << windowBits, "historyBytes must be 1...2^windowBits")
         self.windowBits = windowBits
         self.historyBytes = historyBytes
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let rc = deflateInit2_(stream, Int32(level), Z_DEFLATED, -Int32(windowBits), Int32(memoryLevel),
-                               Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        precondition(rc == Z_OK, "deflateInit2 failed: \(rc)")
+        stream = makeRawDeflateStream(windowBits: windowBits, level: level, memoryLevel: memoryLevel)
     }
 
-    deinit {
-        deflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-    }
+    deinit { endRawDeflateStream(stream) }
 
     /// Appends one message compressed against `history` to `out` (without the trailing
     /// 00 00 ff ff, §7.2.1) and moves `history` on to end with this message.
@@ -144,30 +148,7 @@ public final class WebSocketDeflateHistoryCompressor {
             }
             precondition(rc == Z_OK, "deflateSetDictionary failed: \(rc)")  // only after a reset: never
         }
-        let start = out.readableBytes
-        // Invariant: zlib only reads avail_in bytes from next_in, which point into `input`.
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
-        stream.pointee.avail_in = UInt32(input.count)
-        var room = Int(deflateBound(stream, UInt(input.count))) + 16
-        while true {
-            var rc: Int32 = Z_OK
-            var full = false
-            _ = out.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { buf in
-                // Invariant: zlib writes at most avail_out bytes to next_out, inside `buf`.
-                let n = min(buf.count, Int(UInt32.max))
-                stream.pointee.next_out = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                stream.pointee.avail_out = UInt32(n)
-                rc = deflate(stream, Z_SYNC_FLUSH)
-                full = stream.pointee.avail_out == 0
-                return n - Int(stream.pointee.avail_out)
-            }
-            precondition(rc == Z_OK || rc == Z_BUF_ERROR, "deflate failed: \(rc)")
-            if !full { break }
-            room = 256
-        }
-        stream.pointee.next_in = nil
-        stream.pointee.avail_in = 0
-        if out.readableBytes - start >= 4 { out.truncate(toReadable: out.readableBytes - 4) }
+        syncFlushDeflate(stream, input, into: &out)
         record(input, history: &history)
     }
 
