@@ -5,7 +5,7 @@
 // balances they produced can never disagree), the fatal-error exit (status 3: a supervisor restarts and the
 // rebuild starts from what was committed), and the replay comparison.
 import Logging
-public import Wire
+import Wire
 #if canImport(Glibc)
 import Glibc
 #endif

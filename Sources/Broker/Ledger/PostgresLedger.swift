@@ -8,7 +8,7 @@
 // the stored offsets (Kafka redelivers them, the fold skips what it has seen). Any write failure is fatal: memory would be ahead of the database, so the
 // owner restarts (rebuild from the tables). Leaves consuming (Kafka or an in-process bus) to LedgerRole.swift.
 public import Logging
-public import Wire
+import Wire
 
 /// The ledger service's state and its PostgreSQL write-back. Loop thread only.
 public final class PostgresLedger {
