@@ -111,35 +111,63 @@ public final class WebSocketDeflateCompressor {
 /// with RSV1 clear leave `history` alone (they never enter the client's window).
 /// Not thread-safe: owned by one event loop.
 public final class WebSocketDeflateHistoryCompressor {
-    // Invariant: heap-allocated, never moves; made in init, ended in deinit.
-    private let stream: UnsafeMutablePointer<z_stream>
+    // Invariant: exactly one of `stream` and `fixed` is set. The stream is heap-allocated, never
+    // moves, made in init and ended in deinit.
+    private let stream: UnsafeMutablePointer<z_stream>?
+    private let fixed: FixedHuffmanDeflater?
+    /// The coder in use.
+    public let coder: Coder
     /// LZ77 window (9-15 bits): must not exceed any served connection's server_max_window_bits.
     public let windowBits: Int
     /// How many trailing bytes of its messages each connection keeps.
     public let historyBytes: Int
 
-    /// Creates the shared stream.
+    /// How messages are coded.
+    public enum Coder: Sendable {
+        /// zlib at `level` (dynamic Huffman trees per message: ~3 us of fixed cost each).
+        case zlib(level: Int)
+        /// `FixedHuffmanDeflater`: fixed codes, no trees; ~10x cheaper on quote-sized messages.
+        case fixedHuffman
+    }
+
+    /// Creates the shared coder.
     /// - Parameters:
     ///   - windowBits: 9-15, at most the negotiated server_max_window_bits of every connection served.
-    ///   - level: zlib level 1-9.
+    ///   - level: zlib level 1-9 (the `.zlib` coder).
     ///   - memoryLevel: zlib memLevel; the hash is cleared for every message, so small is fast.
     ///   - historyBytes: 1...2^windowBits. Quote messages repeat their keys within ~120 bytes, so
     ///     128 bytes compress S4's batches as well as a continuous 512-byte window (32% of plain).
-    public init(windowBits: Int = 9, level: Int = 6, memoryLevel: Int = 1, historyBytes: Int = 128) {
+    ///   - fixedHuffman: code with `FixedHuffmanDeflater` instead of zlib (`level` and
+    ///     `memoryLevel` then unused).
+    public init(windowBits: Int = 9, level: Int = 6, memoryLevel: Int = 1, historyBytes: Int = 128,
+                fixedHuffman: Bool = false) {
         precondition((9...15).contains(windowBits), "deflate windowBits must be 9...15")
         precondition((1...9).contains(level), "deflate level must be 1...9")
         precondition((1...9).contains(memoryLevel), "deflate memoryLevel must be 1...9")
         precondition(historyBytes > 0 && historyBytes <= 1 << windowBits, "historyBytes must be 1...2^windowBits")
         self.windowBits = windowBits
         self.historyBytes = historyBytes
-        stream = makeRawDeflateStream(windowBits: windowBits, level: level, memoryLevel: memoryLevel)
+        coder = fixedHuffman ? .fixedHuffman : .zlib(level: level)
+        if fixedHuffman {
+            stream = nil
+            fixed = FixedHuffmanDeflater(windowBits: windowBits)
+        } else {
+            stream = makeRawDeflateStream(windowBits: windowBits, level: level, memoryLevel: memoryLevel)
+            fixed = nil
+        }
     }
 
-    deinit { endRawDeflateStream(stream) }
+    deinit { if let stream { endRawDeflateStream(stream) } }
 
     /// Appends one message compressed against `history` to `out` (without the trailing
     /// 00 00 ff ff, §7.2.1) and moves `history` on to end with this message.
     public func compress(_ input: UnsafeRawBufferPointer, history: inout [UInt8], into out: inout ByteBuffer) {
+        if let fixed {
+            history.withUnsafeBytes { fixed.compress(input, history: $0, into: &out) }
+            record(input, history: &history)
+            return
+        }
+        let stream = stream.unsafelyUnwrapped
         deflateReset(stream)
         if !history.isEmpty {
             // Invariant: zlib copies the dictionary into its window during the call.
@@ -175,14 +203,19 @@ public final class WebSocketDeflateDecompressor {
     static let chunk = 16 * 1024
     /// The first step for a message: enough for small requests at typical ratios.
     static let firstChunk = 512
+    /// Compressed messages up to this size are inflated with their tail in one call.
+    static let joinedInputLimit = 2048
 
-    /// Creates a decompressor. It always inflates with a 15-bit window, which decodes any
-    /// stream made with a smaller one, so the peer's window parameter needs no handling here.
-    public init(noContextTakeover: Bool) {
+    /// Creates a decompressor for a peer that compresses with at most a `windowBits` window
+    /// (the negotiated server_ or client_max_window_bits; 15 when nothing was agreed). The
+    /// window is what each context-takeover connection keeps (32 KiB at 15 bits, 512 bytes at 9).
+    /// It never goes below 9: zlib makes 9-bit streams when asked for 8.
+    public init(noContextTakeover: Bool, windowBits: Int = 15) {
+        precondition((8...15).contains(windowBits), "deflate windowBits must be 8...15")
         self.noContextTakeover = noContextTakeover
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        let rc = inflateInit2_(stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        let rc = inflateInit2_(stream, -Int32(max(9, windowBits)), zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         precondition(rc == Z_OK, "inflateInit2 failed: \(rc)")
     }
 
@@ -200,11 +233,25 @@ public final class WebSocketDeflateDecompressor {
                            limit: Int) throws(WebSocketProtocolError) {
         let start = out.readableBytes
         do {
-            try feed(input, into: &out, start: start, limit: limit)
-            // §7.2.2: append 00 00 ff ff to the payload before inflating.
-            var tail = deflateTail
-            try withUnsafeBytes(of: &tail) { (t) throws(WebSocketProtocolError) in
-                try feed(t, into: &out, start: start, limit: limit)
+            // §7.2.2: append 00 00 ff ff to the payload before inflating. A small message is
+            // copied with its tail onto the stack and inflated in one call (half the zlib calls
+            // for a quote); a large one is fed in two parts.
+            if input.count <= Self.joinedInputLimit {
+                try withUnsafeTemporaryAllocation(byteCount: input.count + 4, alignment: 1) {
+                    (joined) throws(WebSocketProtocolError) in
+                    if input.count > 0 { joined.baseAddress!.copyMemory(from: input.baseAddress!, byteCount: input.count) }
+                    joined[input.count] = deflateTail.0
+                    joined[input.count + 1] = deflateTail.1
+                    joined[input.count + 2] = deflateTail.2
+                    joined[input.count + 3] = deflateTail.3
+                    try feed(UnsafeRawBufferPointer(joined), into: &out, start: start, limit: limit)
+                }
+            } else {
+                try feed(input, into: &out, start: start, limit: limit)
+                var tail = deflateTail
+                try withUnsafeBytes(of: &tail) { (t) throws(WebSocketProtocolError) in
+                    try feed(t, into: &out, start: start, limit: limit)
+                }
             }
         } catch {
             // A shared stream serves other connections next: never leave it mid-message.

@@ -150,14 +150,16 @@ public struct WebSocketStateMachine {
         return c
     }
 
-    /// The peer's decompressor, created on the first compressed message (~40 KiB of zlib state);
+    /// The peer's decompressor, created on the first compressed message (~7 KiB of zlib state and
+    /// the peer's window: 512 bytes to 32 KiB);
     /// shared per loop when the peer compresses without context.
     mutating func makeDecompressor(_ d: WebSocketDeflateParameters) -> WebSocketDeflateDecompressor {
         if let c = decompressor { return c }
         let noContext = role == .server ? d.clientNoContextTakeover : d.serverNoContextTakeover
+        let peerBits = role == .server ? d.clientMaxWindowBits : d.serverMaxWindowBits
         let shared = deflateState?.shared
         let c = noContext && shared != nil
-            ? shared!.decompressor : WebSocketDeflateDecompressor(noContextTakeover: noContext)
+            ? shared!.decompressor : WebSocketDeflateDecompressor(noContextTakeover: noContext, windowBits: peerBits)
         deflateState?.decompressor = c
         return c
     }

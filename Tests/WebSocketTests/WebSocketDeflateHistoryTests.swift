@@ -56,8 +56,10 @@ final class ContinuousInflater {
         return out.readableBytesArray
     }
 
-    @Test func interleavedConnectionsInflateThroughTheirOwnNineBitWindows() throws {
-        let c = WebSocketDeflateHistoryCompressor(windowBits: 9, level: 6, memoryLevel: 1, historyBytes: 128)
+    @Test(arguments: [false, true])
+    func interleavedConnectionsInflateThroughTheirOwnNineBitWindows(fixedHuffman: Bool) throws {
+        let c = WebSocketDeflateHistoryCompressor(windowBits: 9, level: 6, memoryLevel: 1, historyBytes: 128,
+                                                  fixedHuffman: fixedHuffman)
         let streams = [messages(300, seed: 1), messages(300, seed: 2), messages(300, seed: 3)]
         var histories: [[UInt8]] = [[], [], []]
         let receivers = (0..<3).map { _ in ContinuousInflater(windowBits: 9) }
@@ -75,8 +77,9 @@ final class ContinuousInflater {
         #expect(Double(wire) < 0.45 * Double(plain), "wire \(wire) plain \(plain)")
     }
 
-    @Test func historyIsTheTailOfWhatWasSent() {
-        let c = WebSocketDeflateHistoryCompressor(windowBits: 9, historyBytes: 16)
+    @Test(arguments: [false, true])
+    func historyIsTheTailOfWhatWasSent(fixedHuffman: Bool) {
+        let c = WebSocketDeflateHistoryCompressor(windowBits: 9, historyBytes: 16, fixedHuffman: fixedHuffman)
         var h: [UInt8] = []
         _ = compress(c, Array("0123456789".utf8), &h)
         #expect(h == Array("0123456789".utf8))
@@ -86,8 +89,9 @@ final class ContinuousInflater {
         #expect(h == Array("KLMNOPQRSTUVWXYZ".utf8))
     }
 
-    @Test func ourDecompressorWithContextTakeoverReadsIt() throws {
-        let c = WebSocketDeflateHistoryCompressor()
+    @Test(arguments: [false, true])
+    func ourDecompressorWithContextTakeoverReadsIt(fixedHuffman: Bool) throws {
+        let c = WebSocketDeflateHistoryCompressor(fixedHuffman: fixedHuffman)
         let d = WebSocketDeflateDecompressor(noContextTakeover: false)
         var h: [UInt8] = []
         for m in messages(100, seed: 9) {

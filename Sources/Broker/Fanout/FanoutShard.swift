@@ -32,8 +32,10 @@ public struct FanoutLimits: Sendable {
     /// Minimum time between two deliveries (0 = every loop iteration). Raising it trades latency
     /// for fewer, larger writes: on loopback each write also pays the receiver's TCP work.
     public var batchIntervalNanos: UInt64 = 0
-    /// zlib level of permessage-deflate (both modes).
+    /// zlib level of permessage-deflate (shared mode; per-connection mode with the zlib coder).
     public var deflateLevel = 6
+    /// Per-connection mode codes with `FixedHuffmanDeflater` (true) or zlib at `deflateLevel`.
+    public var deflateFixedHuffman = true
     /// Creates the defaults.
     public init() {}
 }
@@ -165,7 +167,8 @@ public final class FanoutShard {
                                                                   noContextTakeover: true, memoryLevel: 4)
     /// The loop's context-takeover compressor; each connection brings its own history.
     private lazy var historyCompressor = WebSocketDeflateHistoryCompressor(
-        windowBits: FanoutCompression.perConnectionWindowBits, level: limits.deflateLevel, memoryLevel: 1)
+        windowBits: FanoutCompression.perConnectionWindowBits, level: limits.deflateLevel, memoryLevel: 1,
+        fixedHuffman: limits.deflateFixedHuffman)
     private let batchSuffix = ByteBuffer(string: "\(Quote.batchSuffix)")
     private static let batchPrefix = Quote.batchPrefix
 
@@ -411,11 +414,12 @@ public final class FanoutShard {
             c.framesWritten += 1
             return
         }
-        if n == 1, case .perConnection = c.compression {
-            // A lone quote goes as the loop's shared no-context frame, compressed once for every
-            // subscriber: valid under context takeover too (it refers only to itself), and the
-            // history still follows what the client inflated. Measured in S4: 8.5 -> 7.7 us/quote
-            // of server CPU for 38 -> 43 wire bytes per quote (docs/benchmarks.md).
+        if n == 1, case .perConnection = c.compression, !limits.deflateFixedHuffman {
+            // zlib coder only: a lone quote goes as the loop's shared no-context frame, compressed
+            // once for every subscriber: valid under context takeover too (it refers only to
+            // itself), and the history still follows what the client inflated. Measured in S4:
+            // 8.5 -> 7.7 us/quote of server CPU for 38 -> 43 wire bytes per quote. The fixed
+            // Huffman coder is cheap enough to code each one against the connection's history.
             let idx = Int(pending[0])
             tcp.write(sharedDeflatedFrame(idx))
             tickUpdates[idx].json.withUnsafeReadableBytes { historyCompressor.record($0, history: &c.deflateHistory) }

@@ -52,6 +52,12 @@ final class FanoutRig {
         #expect(r.status == 0, "\(r.output)")
     }
 
+    @Test func zlibCodedPerConnectionFramesDecodeForADeflateClient() throws {
+        let rig = try FanoutRig { $0.limits.deflateFixedHuffman = false }
+        let r = try rig.check("basic-deflate")
+        #expect(r.status == 0, "\(r.output)")
+    }
+
     @Test func sharedCompressedFramesDecodeForADeflateClient() throws {
         let rig = try FanoutRig { $0.deflatePerConnection = false }
         let r = try rig.check("basic-deflate")
