@@ -15,6 +15,7 @@ public final class FixedHuffmanDeflater {
     private static let hashBits = 12
     private static let minMatch = 4
     private static let maxMatch = 258
+    private static let maxIndexedMatch = 8
 
     /// Largest back-reference distance: the peer's LZ77 window (2^windowBits bytes).
     public let maxDistance: Int
@@ -28,6 +29,10 @@ public final class FixedHuffmanDeflater {
     private var work: UnsafeMutablePointer<UInt8>
     private var capacity: Int
     private var base: Int32 = 1
+    // Packed codes (bits | count << 24) copied from FixedHuffmanTables, so the hot loop reads
+    // plain memory (no lazy-global check, no bounds check, no retain).
+    private let literalCodes: UnsafeMutablePointer<UInt32>
+    private let lengthCodes: UnsafeMutablePointer<UInt32>
 
     /// - Parameters:
     ///   - windowBits: the peer's window (9-15): no reference reaches further back.
@@ -41,9 +46,15 @@ public final class FixedHuffmanDeflater {
         capacity = 1024
         prev = .allocate(capacity: capacity)
         work = .allocate(capacity: capacity)
+        literalCodes = .allocate(capacity: 256)
+        lengthCodes = .allocate(capacity: 259)
+        for (i, c) in FixedHuffmanTables.literal.enumerated() { literalCodes[i] = c.bits | UInt32(c.count) << 24 }
+        for (i, c) in FixedHuffmanTables.length.enumerated() { lengthCodes[i] = c.bits | UInt32(c.count) << 24 }
     }
 
     deinit {
+        literalCodes.deallocate()
+        lengthCodes.deallocate()
         head.deallocate()
         prev.deallocate()
         work.deallocate()
@@ -65,9 +76,12 @@ public final class FixedHuffmanDeflater {
             head.update(repeating: 0, count: 1 << Self.hashBits)
             base = 1
         }
+        let work = self.work, prev = self.prev, head = self.head, base = self.base
+        let literalCodes = self.literalCodes, lengthCodes = self.lengthCodes
+        let maxChain = self.maxChain, maxDistance = self.maxDistance
         var p = 0
-        while p < h {
-            if p + Self.minMatch <= n { insert(p) }
+        while p < min(h, n - Self.minMatch + 1) {
+            Self.insert(p, work, prev, head, base)
             p += 1
         }
         // Bound: 3 header bits, at most 9 bits per input byte (a match is never dearer than its
@@ -82,15 +96,14 @@ public final class FixedHuffmanDeflater {
                 var bestDist = 0
                 if p + Self.minMatch <= n {
                     let limit = min(Self.maxMatch, n - p)
-                    var cand = insert(p)
+                    var cand = Self.insert(p, work, prev, head, base)
                     var chain = maxChain
                     while cand >= base && chain > 0 {
                         let c = Int(cand - base)
                         let dist = p - c
                         if dist > maxDistance { break }
                         if work[c + best] == work[p + best] {
-                            var len = 0
-                            while len < limit && work[c + len] == work[p + len] { len += 1 }
+                            let len = Self.matchLength(work + c, work + p, limit)
                             if len > best {
                                 best = len
                                 bestDist = dist
@@ -102,19 +115,23 @@ public final class FixedHuffmanDeflater {
                     }
                 }
                 if best >= Self.minMatch {
-                    let l = FixedHuffmanTables.length[best]
-                    w.put(l.bits, l.count)
+                    let l = lengthCodes[best]
+                    w.put(l & 0xFF_FFFF, Int(l >> 24))
                     let d = FixedHuffmanTables.distance(bestDist)
                     w.put(d.bits, d.count)
                     var q = p + 1
                     p += best
-                    while q < p {
-                        if q + Self.minMatch <= n { insert(q) }
-                        q += 1
+                    // Positions inside a long match are not indexed (as zlib's fast levels do):
+                    // what they would find, the match's source already offers.
+                    if best <= Self.maxIndexedMatch {
+                        while q < p {
+                            if q + Self.minMatch <= n { Self.insert(q, work, prev, head, base) }
+                            q += 1
+                        }
                     }
                 } else {
-                    let lit = FixedHuffmanTables.literal[Int(work[p])]
-                    w.put(lit.bits, lit.count)
+                    let lit = literalCodes[Int(work[p])]
+                    w.put(lit & 0xFF_FFFF, Int(lit >> 24))
                     p += 1
                 }
             }
@@ -122,19 +139,34 @@ public final class FixedHuffmanDeflater {
             w.put(0, 3)  // BFINAL 0, BTYPE 00: the empty stored block whose 00 00 ff ff is stripped
             return w.finish()
         }
-        base += Int32(n)
+        self.base = base + Int32(n)
     }
 
     /// Records position `p` in the hash chains; returns the previous entry for its hash.
     @inline(__always)
     @discardableResult
-    private func insert(_ p: Int) -> Int32 {
+    private static func insert(_ p: Int, _ work: UnsafeMutablePointer<UInt8>, _ prev: UnsafeMutablePointer<Int32>,
+                               _ head: UnsafeMutablePointer<Int32>, _ base: Int32) -> Int32 {
         let v = UnsafeRawPointer(work + p).loadUnaligned(as: UInt32.self)
-        let hv = Int((v &* 2_654_435_761) >> (32 - UInt32(Self.hashBits)))
+        let hv = Int((v &* 2_654_435_761) >> (32 - UInt32(hashBits)))
         let old = head[hv]
         prev[p] = old
-        head[hv] = base + Int32(p)
+        head[hv] = base + Int32(truncatingIfNeeded: p)
         return old
+    }
+
+    /// Length of the common prefix of `a` and `b`, at most `limit` (both readable that far).
+    @inline(__always)
+    private static func matchLength(_ a: UnsafeMutablePointer<UInt8>, _ b: UnsafeMutablePointer<UInt8>, _ limit: Int) -> Int {
+        var len = 0
+        while len + 8 <= limit {
+            let x = UnsafeRawPointer(a + len).loadUnaligned(as: UInt64.self)
+                ^ UnsafeRawPointer(b + len).loadUnaligned(as: UInt64.self)
+            if x != 0 { return len + x.littleEndian.trailingZeroBitCount >> 3 }
+            len += 8
+        }
+        while len < limit && a[len] == b[len] { len += 1 }
+        return len
     }
 
     private func reserve(_ n: Int) {
@@ -235,13 +267,16 @@ enum FixedHuffmanTables {
     @inline(__always)
     static func distance(_ dist: Int) -> Code {
         let v = UInt32(dist - 1)
-        if v < 4 { return Code(bits: reversed(v, 5), count: 5) }
+        if v < 4 { return Code(bits: reversed5(v), count: 5) }
         let hb = 31 - v.leadingZeroBitCount
         let code = UInt32(2 * hb) + ((v >> UInt32(hb - 1)) & 1)
         let extraBits = hb - 1
         let extra = v & ((1 << UInt32(extraBits)) - 1)
-        return Code(bits: distanceCode[Int(code)] | extra << 5, count: 5 + extraBits)
+        return Code(bits: reversed5(code) | extra << 5, count: 5 + extraBits)
     }
 
-    static let distanceCode: [UInt32] = (0..<30).map { reversed(UInt32($0), 5) }
+    @inline(__always)
+    static func reversed5(_ v: UInt32) -> UInt32 {
+        (v & 1) << 4 | (v & 2) << 2 | (v & 4) | (v & 8) >> 2 | (v & 16) >> 4
+    }
 }

@@ -203,4 +203,42 @@ func registerWebSocketBenchmarks() {
             }
         }
     }
+
+    // MARK: S4's per-connection path: one quote coded against the connection's 128-byte history
+    // (zlib at level 6 / memLevel 1 after deflateSetDictionary, or fixed Huffman codes)
+
+    let universe = SymbolUniverse.generated(count: 1_000)
+    let quotes: [[UInt8]] = (0..<64).map { i in
+        var b = ByteBuffer(capacity: 512)
+        b.writeStaticString(Quote.batchPrefix)
+        for k in 0..<2 {
+            if k > 0 { b.writeStaticString(Quote.batchSeparator) }
+            let px = Int64(1_000_000 + 7_919 * ((i * 2 + k) * 613 % 4_001))
+            let q = Quote(symbolId: Int32((i * 2 + k) * 389 % 1_000), bid: px - 100, ask: px + 100, last: px,
+                          bidSize: 100, askSize: 200, lastSize: 10,
+                          ts: 1_795_788_017_526_000_000 + UInt64(i) * 731_113, seq: 40_000 + UInt64(i))
+            q.writeJSONObject(into: &b, symbols: universe)
+        }
+        b.writeStaticString(Quote.batchSuffix)
+        return b.readableBytesArray
+    }
+    for fixed in [false, true] {
+        let c = WebSocketDeflateHistoryCompressor(windowBits: 9, level: 6, memoryLevel: 1, historyBytes: 128,
+                                                  fixedHuffman: fixed)
+        let out = Held(ByteBuffer(capacity: 4096))
+        let history = Held([UInt8]())
+        Benchmark("WebSocket_deflateWithHistory_\(fixed ? "fixedHuffman" : "zlib")_quoteBatch2", configuration: perOne()) { b in
+            out.with { o in
+                history.with { h in
+                    var k = 0
+                    for _ in b.scaledIterations {
+                        o.clear()
+                        quotes[k & 63].withUnsafeBytes { c.compress($0, history: &h, into: &o) }
+                        k += 1
+                        blackHole(o.readableBytes)
+                    }
+                }
+            }
+        }
+    }
 }
