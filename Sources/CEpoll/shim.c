@@ -103,4 +103,29 @@ ssize_t CEpoll_writev(int fd, const struct iovec *iov, int iovcnt) {
 }
 ssize_t CEpoll_send(int fd, const void *buf, size_t len) { return send(fd, buf, len, MSG_NOSIGNAL); }
 
+int CEpoll_set_timestampns(int fd, int on) { return setint(fd, SOL_SOCKET, SO_TIMESTAMPNS, on); }
+
+ssize_t CEpoll_read_timestamped(int fd, void *buf, size_t len, uint64_t *arrival_ns) {
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    union { char buf[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } ctrl;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctrl.buf;
+    msg.msg_controllen = sizeof ctrl.buf;
+    ssize_t n = recvmsg(fd, &msg, 0);
+    *arrival_ns = 0;
+    if (n > 0) {
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                *arrival_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+            }
+        }
+    }
+    return n;
+}
+
 int CEpoll_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }

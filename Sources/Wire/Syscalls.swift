@@ -31,6 +31,13 @@ public enum Syscalls {
         try check("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
+    /// recvmsg(2) on a socket with SO_TIMESTAMPNS: also returns the kernel's arrival time of the
+    /// last segment read (CLOCK_REALTIME ns, 0 when none).
+    public static func readTimestamped(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer,
+                                       arrivalNanos: inout UInt64) throws(IOError) -> IOResult<Int> {
+        try check("recvmsg") { CEpoll_read_timestamped(fd, buffer.baseAddress, buffer.count, &arrivalNanos) }
+    }
+
     /// writev(2) (as sendmsg with MSG_NOSIGNAL) of `count` iovecs.
     @inline(never)
     public static func writev(_ fd: CInt, _ iov: UnsafePointer<iovec>, _ count: Int) throws(IOError) -> IOResult<Int> {

@@ -102,6 +102,14 @@ public final class TCPConnection: Selectable {
 
     /// Above this many buffered bytes `write` returns `.overHighWatermark`.
     public var highWatermark = 1 << 20
+    /// Ask the kernel to stamp what arrives (SO_TIMESTAMPNS); `lastArrivalNanos` then tells when
+    /// the data being delivered reached this socket, before any wait for this loop to read it.
+    public var receiveTimestamps = false {
+        didSet { if receiveTimestamps != oldValue { _ = CEpoll_set_timestampns(fd, receiveTimestamps ? 1 : 0) } }
+    }
+    /// With `receiveTimestamps`: the kernel's arrival time (CLOCK_REALTIME ns) of the last segment
+    /// of the read being delivered now; 0 otherwise.
+    public private(set) var lastArrivalNanos: UInt64 = 0
     /// `connectionBecameWritable` fires when buffered bytes fall back to this.
     public var lowWatermark = 256 << 10
     /// Hard limit: a write that would exceed it closes the connection (ENOBUFS).
@@ -222,7 +230,9 @@ public final class TCPConnection: Selectable {
             let buf = loop.receiveBuffer
             let result: IOResult<Int>
             do {
-                result = try Syscalls.read(fd, into: buf)
+                result = receiveTimestamps
+                    ? try Syscalls.readTimestamped(fd, into: buf, arrivalNanos: &lastArrivalNanos)
+                    : try Syscalls.read(fd, into: buf)
             } catch {
                 fail(error)
                 return

@@ -14,8 +14,13 @@ import Glibc
 
 /// One loop's share of the harness.
 final class BenchLoopState {
+    /// ts -> the harness reading the quote.
     var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000,
                                       numberOfSignificantValueDigits: .three)
+    /// ts -> the kernel stamping its arrival at the client's socket (SO_TIMESTAMPNS): the same
+    /// minus the time the quote waited for a busy harness loop to read it.
+    var arrivalHistogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000,
+                                             numberOfSignificantValueDigits: .three)
     var measuring = false
     var quotes: UInt64 = 0
     var messages: UInt64 = 0
@@ -47,6 +52,7 @@ final class BenchClient: WebSocketHandler {
 
     func webSocketDidConnect(_ ws: WebSocketConnection, request: HTTPRequestHead?) {
         open = true
+        ws.tcp.receiveTimestamps = true
         state.established += 1
         state.subscriptions += symbolCount
         _ = ws.send(.text, payload: subscribe)
@@ -57,11 +63,13 @@ final class BenchClient: WebSocketHandler {
         state.messages &+= 1
         state.payloadBytes &+= UInt64(text.readableBytes)
         let now = Syscalls.realtimeNanos() / 1_000
+        let arrived = ws.tcp.lastArrivalNanos / 1_000
         let st = state
         let n = text.withUnsafeReadableBytes { bytes in
             QuoteScanner.scan(bytes) { ts in
-                let us = now > ts / 1_000 ? now - ts / 1_000 : 1
-                _ = st.histogram.record(max(us, 1))
+                let t = ts / 1_000
+                _ = st.histogram.record(now > t ? now - t : 1)
+                if arrived > 0 { _ = st.arrivalHistogram.record(arrived > t ? arrived - t : 1) }
             }
         }
         state.quotes &+= UInt64(n)
@@ -94,6 +102,9 @@ public struct BenchResult: Sendable {
     public var wireBytesPerSecond = 0.0
     public var payloadBytesPerSecond = 0.0
     public var latencyMicros: [String: UInt64] = [:]
+    /// ts -> arrival at the client socket (kernel timestamp): `latencyMicros` without the wait for
+    /// the harness to read. Empty when the kernel gave no timestamps.
+    public var arrivalLatencyMicros: [String: UInt64] = [:]
     public var serverCPUSeconds: Double?
     public var serverRSSBytes: Int?
     public var serverPeakRSSBytes: Int?
@@ -120,8 +131,12 @@ public struct BenchResult: Sendable {
             "feed          \(scenario.feedRate) updates/s over \(scenario.universe) symbols, K=\(scenario.symbolsPerConnection) Zipf(s=\(scenario.zipfExponent)) seed \(scenario.seed)",
             "delivered     \(f(deliveredPerSecond)) quotes/s   expected \(f(expectedPerSecond)) quotes/s   (\(f(deliveryRatio * 100, 1))%)",
             "messages      \(f(messagesPerSecond))/s   wire \(f(wireBytesPerSecond / 1e6, 2)) MB/s   payload \(f(payloadBytesPerSecond / 1e6, 2)) MB/s   wire bytes/quote \(f(wireBytesPerQuote, 1))",
-            "latency ms    p50 \(ms("p50"))   p90 \(ms("p90"))   p99 \(ms("p99"))   p99.9 \(ms("p99.9"))   max \(ms("max"))",
+            "latency ms    p50 \(ms("p50"))   p90 \(ms("p90"))   p99 \(ms("p99"))   p99.9 \(ms("p99.9"))   max \(ms("max"))   (ts -> read by the harness)",
         ]
+        if !arrivalLatencyMicros.isEmpty {
+            func am(_ k: String) -> String { f(Double(arrivalLatencyMicros[k] ?? 0) / 1000, 2) }
+            lines.append("arrival ms    p50 \(am("p50"))   p90 \(am("p90"))   p99 \(am("p99"))   p99.9 \(am("p99.9"))   max \(am("max"))   (ts -> at the client socket)")
+        }
         if let cpu = serverCPUSeconds {
             lines.append("server        cpu \(f(cpu, 2)) s over \(f(seconds, 1)) s (\(f(cpu / seconds * 100, 0))% of a core), "
                 + "\(f(serverCPUMicrosPerQuote ?? 0, 3)) us/quote, rss \(f(Double(serverRSSBytes ?? 0) / 1048576, 1)) MB (peak \(f(Double(serverPeakRSSBytes ?? 0) / 1048576, 1)) MB)")
@@ -150,6 +165,9 @@ public struct BenchResult: Sendable {
         ]
         for k in ["p50", "p90", "p99", "p99.9", "max"] {
             m.append(("latency_us_\(k)", .number("\(latencyMicros[k] ?? 0)")))
+        }
+        for k in ["p50", "p90", "p99", "p99.9", "max"] where !arrivalLatencyMicros.isEmpty {
+            m.append(("arrival_latency_us_\(k)", .number("\(arrivalLatencyMicros[k] ?? 0)")))
         }
         if let cpu = serverCPUSeconds { m.append(("server_cpu_s", .number(formatNumber(cpu, decimals: 3, grouping: false)))) }
         if let r = serverRSSBytes { m.append(("server_rss_bytes", .number("\(r)"))) }
@@ -273,6 +291,7 @@ public final class BenchHarness: @unchecked Sendable {
             let st = states[i]
             try loop.submitAndWait {
                 st.histogram.reset()
+                st.arrivalHistogram.reset()
                 st.quotes = 0
                 st.messages = 0
                 st.payloadBytes = 0
@@ -287,19 +306,23 @@ public final class BenchHarness: @unchecked Sendable {
         usleep(UInt32(scenario.durationSeconds * 1e6))
         var hist = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000,
                                      numberOfSignificantValueDigits: .three)
+        var arrivalHist = hist
         var r = BenchResult(scenario: scenario, target: "ws://\(host):\(port)\(path)")
         var wire: UInt64 = 0
         var quotes: UInt64 = 0, messages: UInt64 = 0, payload: UInt64 = 0
         for (i, loop) in group.loops.enumerated() {
             let st = states[i]
             nonisolated(unsafe) var h: Histogram<UInt64>?
+            nonisolated(unsafe) var ah: Histogram<UInt64>?
             let snap = try loop.submitAndWait { () -> (UInt64, UInt64, UInt64, UInt64, Int, Int, Int, Int) in
                 st.measuring = false
                 h = st.histogram
+                ah = st.arrivalHistogram
                 return (st.quotes, st.messages, st.payloadBytes, loop.stats.bytesRead - st.wireBytesAtStart,
                         st.established, st.failed, st.closedAfterOpen, st.subscriptions)
             }
             hist.add(h!)
+            arrivalHist.add(ah!)
             quotes += snap.0
             messages += snap.1
             payload += snap.2
@@ -322,6 +345,13 @@ public final class BenchHarness: @unchecked Sendable {
             "p50": hist.valueAtPercentile(50), "p90": hist.valueAtPercentile(90), "p99": hist.valueAtPercentile(99),
             "p99.9": hist.valueAtPercentile(99.9), "max": hist.max,
         ]
+        if arrivalHist.totalCount > 0 {
+            r.arrivalLatencyMicros = [
+                "p50": arrivalHist.valueAtPercentile(50), "p90": arrivalHist.valueAtPercentile(90),
+                "p99": arrivalHist.valueAtPercentile(99), "p99.9": arrivalHist.valueAtPercentile(99.9),
+                "max": arrivalHist.max,
+            ]
+        }
         if let a = cpu0, let b = cpu1 {
             r.serverCPUSeconds = b.cpuSeconds - a.cpuSeconds
             r.serverRSSBytes = b.rssBytes

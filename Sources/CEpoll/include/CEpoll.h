@@ -66,6 +66,11 @@ int CEpoll_socket_error(int fd);
 /// writev with MSG_NOSIGNAL semantics (sendmsg), so a closed peer gives EPIPE, not SIGPIPE.
 ssize_t CEpoll_writev(int fd, const struct iovec *iov, int iovcnt);
 ssize_t CEpoll_send(int fd, const void *buf, size_t len);
+/// SO_TIMESTAMPNS: the kernel stamps received data with its arrival time (CLOCK_REALTIME).
+int CEpoll_set_timestampns(int fd, int on);
+/// recvmsg(2) into one buffer; *arrival_ns = the kernel's arrival time of the last segment read
+/// (CLOCK_REALTIME ns; 0 when none was given).
+ssize_t CEpoll_read_timestamped(int fd, void *buf, size_t len, uint64_t *arrival_ns);
 
 extern const int CEpoll_IOV_MAX;
 
