@@ -115,20 +115,10 @@ public final class WebSocketDeflateHistoryCompressor {
     // moves, made in init and ended in deinit.
     private let stream: UnsafeMutablePointer<z_stream>?
     private let fixed: FixedHuffmanDeflater?
-    /// The coder in use.
-    public let coder: Coder
     /// LZ77 window (9-15 bits): must not exceed any served connection's server_max_window_bits.
     public let windowBits: Int
     /// How many trailing bytes of its messages each connection keeps.
     public let historyBytes: Int
-
-    /// How messages are coded.
-    public enum Coder: Sendable {
-        /// zlib at `level` (dynamic Huffman trees per message: ~3 us of fixed cost each).
-        case zlib(level: Int)
-        /// `FixedHuffmanDeflater`: fixed codes, no trees; ~10x cheaper on quote-sized messages.
-        case fixedHuffman
-    }
 
     /// Creates the shared coder.
     /// - Parameters:
@@ -137,8 +127,9 @@ public final class WebSocketDeflateHistoryCompressor {
     ///   - memoryLevel: zlib memLevel; the hash is cleared for every message, so small is fast.
     ///   - historyBytes: 1...2^windowBits. Quote messages repeat their keys within ~120 bytes, so
     ///     128 bytes compress S4's batches as well as a continuous 512-byte window (32% of plain).
-    ///   - fixedHuffman: code with `FixedHuffmanDeflater` instead of zlib (`level` and
-    ///     `memoryLevel` then unused).
+    ///   - fixedHuffman: code with `FixedHuffmanDeflater` (fixed codes, no per-message Huffman
+    ///     trees: ~13x cheaper on quote-sized messages) instead of zlib; `level` and `memoryLevel`
+    ///     are then unused.
     public init(windowBits: Int = 9, level: Int = 6, memoryLevel: Int = 1, historyBytes: Int = 128,
                 fixedHuffman: Bool = false) {
         precondition((9...15).contains(windowBits), "deflate windowBits must be 9...15")
@@ -147,7 +138,6 @@ public final class WebSocketDeflateHistoryCompressor {
         precondition(historyBytes > 0 && historyBytes <= 1 << windowBits, "historyBytes must be 1...2^windowBits")
         self.windowBits = windowBits
         self.historyBytes = historyBytes
-        coder = fixedHuffman ? .fixedHuffman : .zlib(level: level)
         if fixedHuffman {
             stream = nil
             fixed = FixedHuffmanDeflater(windowBits: windowBits)
