@@ -22,6 +22,20 @@ final class BenchLoopState {
     var arrivalHistogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000,
                                              numberOfSignificantValueDigits: .three)
     var measuring = false
+    /// Symbol name hash -> index in the universe (S0000...), set before a run connects.
+    var symbolIndex: [UInt64: Int32] = [:]
+    /// Per symbol: the highest `seq` this loop received (0: none yet), at any time.
+    var latestSeq: [UInt64] = []
+    /// Per symbol: `latestSeq` when the measurement started.
+    var startSeq: [UInt64] = []
+    /// Per symbol: the lowest `seq` received while measuring (0: none).
+    var firstSeqInWindow: [UInt64] = []
+    /// While measuring: quotes a connection never got (gaps in a symbol's `seq`, e.g. conflated away).
+    var missing: UInt64 = 0
+    /// While measuring: quotes older than or equal to one the connection already had.
+    var outOfOrder: UInt64 = 0
+    /// While measuring: quotes of symbols the connection did not subscribe to.
+    var unsubscribed: UInt64 = 0
     var quotes: UInt64 = 0
     var messages: UInt64 = 0
     var payloadBytes: UInt64 = 0
@@ -40,12 +54,18 @@ final class BenchClient: WebSocketHandler {
     unowned let state: BenchLoopState
     let subscribe: ByteBuffer
     let symbolCount: Int
+    /// This connection's symbols (universe indices; -1 outside the universe) and the last `seq`
+    /// it received of each: a quote more than one ahead means quotes it never got.
+    var symbols: [Int32]
+    var lastSeq: [UInt64]
     var open = false
     var ws: WebSocketConnection?
 
     init(state: BenchLoopState, symbols: [String]) {
         self.state = state
         symbolCount = symbols.count
+        self.symbols = symbols.map { state.symbolIndex[QuoteScanner.symbolHash($0)] ?? -1 }
+        lastSeq = Array(repeating: 0, count: symbols.count)
         subscribe = JSONValue.object([("action", .string("subscribe")), ("symbols", .array(symbols.map { .string($0) }))])
             .serialized
     }
@@ -59,20 +79,55 @@ final class BenchClient: WebSocketHandler {
     }
 
     func webSocket(_ ws: WebSocketConnection, didReceiveText text: ByteBuffer) {
-        guard state.measuring else { return }
-        state.messages &+= 1
-        state.payloadBytes &+= UInt64(text.readableBytes)
         let now = Syscalls.realtimeNanos() / 1_000
         let arrived = ws.tcp.lastArrivalNanos / 1_000
+        text.withUnsafeReadableBytes { received($0, nowMicros: now, arrivedMicros: arrived) }
+    }
+
+    /// One text message read at `nowMicros` (realtime), having reached the socket at
+    /// `arrivedMicros` (0: unknown).
+    func received(_ bytes: UnsafeRawBufferPointer, nowMicros now: UInt64, arrivedMicros arrived: UInt64) {
         let st = state
-        let n = text.withUnsafeReadableBytes { bytes in
-            QuoteScanner.scan(bytes) { ts in
-                let t = ts / 1_000
-                _ = st.histogram.record(now > t ? now - t : 1)
-                if arrived > 0 { _ = st.arrivalHistogram.record(arrived > t ? arrived - t : 1) }
-            }
+        let measuring = st.measuring
+        // Sequence numbers are followed outside the measurement too, so its first quotes already
+        // have a predecessor to be compared with.
+        let n = QuoteScanner.scanQuotes(bytes) { q in
+            track(q, measuring: measuring)
+            guard measuring else { return }
+            let t = q.ts / 1_000
+            _ = st.histogram.record(now > t ? now - t : 1)
+            if arrived > 0 { _ = st.arrivalHistogram.record(arrived > t ? arrived - t : 1) }
         }
-        state.quotes &+= UInt64(n)
+        guard measuring else { return }
+        st.messages &+= 1
+        st.payloadBytes &+= UInt64(bytes.count)
+        st.quotes &+= UInt64(n)
+    }
+
+    @inline(__always)
+    private func track(_ q: ScannedQuote, measuring: Bool) {
+        guard q.seq > 0 else { return }  // a server that does not number its quotes
+        let st = state
+        guard let sym = st.symbolIndex[q.symbolHash] else {
+            if measuring { st.unsubscribed &+= 1 }
+            return
+        }
+        var k = 0
+        while k < symbols.count && symbols[k] != sym { k += 1 }
+        guard k < symbols.count else {
+            if measuring { st.unsubscribed &+= 1 }
+            return
+        }
+        let last = lastSeq[k]
+        if q.seq > last {
+            if measuring && last > 0 { st.missing &+= q.seq - last - 1 }
+            lastSeq[k] = q.seq
+        } else if measuring {
+            st.outOfOrder &+= 1
+        }
+        let s = Int(sym)
+        if q.seq > st.latestSeq[s] { st.latestSeq[s] = q.seq }
+        if measuring && (st.firstSeqInWindow[s] == 0 || q.seq < st.firstSeqInWindow[s]) { st.firstSeqInWindow[s] = q.seq }
     }
 
     func webSocketDidClose(_ ws: WebSocketConnection, code: WebSocketCloseCode, reason: String) {
@@ -110,6 +165,37 @@ public struct BenchResult: Sendable {
     public var serverPeakRSSBytes: Int?
     /// The harness's own CPU seconds over the measurement (a harness near 200% measures itself).
     public var harnessCPUSeconds: Double?
+    /// Updates/s the server's feed produced during the measurement for the subscribed symbols,
+    /// read from the quotes' per-symbol `seq`; nil when the server does not number its quotes.
+    public var feedUpdatesPerSecond: Double?
+    /// `feedUpdatesPerSecond` against the configured rate's share for those symbols (a server
+    /// whose feed cannot keep up produces fewer updates, which latency from `ts` does not show).
+    public var feedPace: Double?
+    /// Quotes/s the subscriptions were owed by the updates actually produced during the
+    /// measurement (`expectedPerSecond` is the same from the configured rate: a random feed's 20 s
+    /// differ from it by a few percent).
+    public var owedPerSecond: Double?
+    /// Quotes connections never received: gaps in a symbol's `seq` (conflated away or lost).
+    public var missingQuotes: UInt64 = 0
+    /// Quotes not newer than one the connection already had (never expected).
+    public var outOfOrderQuotes: UInt64 = 0
+    /// Quotes of symbols the connection had not subscribed to (never expected).
+    public var unsubscribedQuotes: UInt64 = 0
+
+    /// S3's test of a step: p99 within `p99Micros`, at least 99% of the owed quotes delivered and
+    /// the server's feed at 99% of its rate or more (by the configured rate when the server's
+    /// quotes carry no `seq`).
+    public func keptUp(p99Micros: UInt64) -> Bool {
+        guard (latencyMicros["p99"] ?? .max) <= p99Micros else { return false }
+        guard let owed = owedDeliveryRatio, let pace = feedPace else { return deliveryRatio >= 0.99 }
+        return owed >= 0.99 && pace >= 0.99
+    }
+
+    /// Delivered / owed (nil without sequence numbers).
+    public var owedDeliveryRatio: Double? {
+        guard let o = owedPerSecond, o > 0 else { return nil }
+        return deliveredPerSecond / o
+    }
 
     /// Delivered / expected.
     public var deliveryRatio: Double { expectedPerSecond > 0 ? deliveredPerSecond / expectedPerSecond : 0 }
@@ -133,6 +219,13 @@ public struct BenchResult: Sendable {
             "messages      \(f(messagesPerSecond))/s   wire \(f(wireBytesPerSecond / 1e6, 2)) MB/s   payload \(f(payloadBytesPerSecond / 1e6, 2)) MB/s   wire bytes/quote \(f(wireBytesPerQuote, 1))",
             "latency ms    p50 \(ms("p50"))   p90 \(ms("p90"))   p99 \(ms("p99"))   p99.9 \(ms("p99.9"))   max \(ms("max"))   (ts -> read by the harness)",
         ]
+        if let owed = owedPerSecond, let feed = feedUpdatesPerSecond {
+            lines.insert(
+                "this run      feed \(f(feed)) updates/s (\(f((feedPace ?? 0) * 100, 1))% of the rate), owed \(f(owed)) quotes/s: "
+                    + "delivered \(f((owedDeliveryRatio ?? 0) * 100, 1))%; \(missingQuotes) missing (seq gaps), "
+                    + "\(outOfOrderQuotes) out of order, \(unsubscribedQuotes) unsubscribed",
+                at: 4)
+        }
         if !arrivalLatencyMicros.isEmpty {
             func am(_ k: String) -> String { f(Double(arrivalLatencyMicros[k] ?? 0) / 1000, 2) }
             lines.append("arrival ms    p50 \(am("p50"))   p90 \(am("p90"))   p99 \(am("p99"))   p99.9 \(am("p99.9"))   max \(am("max"))   (ts -> at the client socket)")
@@ -173,6 +266,14 @@ public struct BenchResult: Sendable {
         if let r = serverRSSBytes { m.append(("server_rss_bytes", .number("\(r)"))) }
         if let r = serverPeakRSSBytes { m.append(("server_peak_rss_bytes", .number("\(r)"))) }
         if let h = harnessCPUSeconds { m.append(("harness_cpu_s", .number(formatNumber(h, decimals: 3, grouping: false)))) }
+        if let owed = owedPerSecond, let feed = feedUpdatesPerSecond {
+            m.append(("feed_updates_per_s", .number(formatNumber(feed, decimals: 1, grouping: false))))
+            m.append(("feed_pace", .number(formatNumber(feedPace ?? 0, decimals: 4, grouping: false))))
+            m.append(("owed_per_s", .number(formatNumber(owed, decimals: 1, grouping: false))))
+        }
+        m.append(("missing", .number("\(missingQuotes)")))
+        m.append(("out_of_order", .number("\(outOfOrderQuotes)")))
+        m.append(("unsubscribed", .number("\(unsubscribedQuotes)")))
         return JSONValue.object(m).text
     }
 }
@@ -263,11 +364,17 @@ public final class BenchHarness: @unchecked Sendable {
         if scenario.deflate { cfg.deflate = WebSocketDeflateConfiguration(serverNoContextTakeover: false) }
         let config = cfg
         let perTick = max(1, scenario.rampPerSecond / 100 / L)
+        var index: [UInt64: Int32] = [:]
+        for i in 0..<scenario.universe { index[QuoteScanner.symbolHash(SymbolUniverse.generatedSymbol(i))] = Int32(i) }
+        let symbolIndex = index
         for (i, loop) in group.loops.enumerated() {
             let st = states[i]
             let mine = stride(from: i, to: subs.count, by: L).map { subs[$0] }
             nonisolated(unsafe) let me = self
             try loop.submitAndWait {
+                st.symbolIndex = symbolIndex
+                st.latestSeq = Array(repeating: 0, count: scenario.universe)
+                st.firstSeqInWindow = st.latestSeq
                 st.pendingConnects = mine
                 st.nextConnect = 0
                 me.rampTick(loop: loop, state: st, perTick: perTick, config: config)
@@ -296,6 +403,11 @@ public final class BenchHarness: @unchecked Sendable {
                 st.messages = 0
                 st.payloadBytes = 0
                 st.closedAfterOpen = 0
+                st.missing = 0
+                st.outOfOrder = 0
+                st.unsubscribed = 0
+                st.startSeq = st.latestSeq
+                for k in st.firstSeqInWindow.indices { st.firstSeqInWindow[k] = 0 }
                 st.wireBytesAtStart = loop.stats.bytesRead
                 st.measuring = true
             }
@@ -310,19 +422,34 @@ public final class BenchHarness: @unchecked Sendable {
         var r = BenchResult(scenario: scenario, target: "ws://\(host):\(port)\(path)")
         var wire: UInt64 = 0
         var quotes: UInt64 = 0, messages: UInt64 = 0, payload: UInt64 = 0
+        let U = scenario.universe
+        var seqs = SequenceWindow(universe: U)
         for (i, loop) in group.loops.enumerated() {
             let st = states[i]
             nonisolated(unsafe) var h: Histogram<UInt64>?
             nonisolated(unsafe) var ah: Histogram<UInt64>?
+            nonisolated(unsafe) var loopSeqs: SequenceWindow?
             let snap = try loop.submitAndWait { () -> (UInt64, UInt64, UInt64, UInt64, Int, Int, Int, Int) in
                 st.measuring = false
                 h = st.histogram
                 ah = st.arrivalHistogram
+                var w = SequenceWindow(universe: U)
+                w.start = st.startSeq
+                w.end = st.latestSeq
+                w.first = st.firstSeqInWindow
+                for c in st.clients where c.open {
+                    for s in c.symbols where s >= 0 { w.subscribers[Int(s)] += 1 }
+                }
+                w.missing = st.missing
+                w.outOfOrder = st.outOfOrder
+                w.unsubscribed = st.unsubscribed
+                loopSeqs = w
                 return (st.quotes, st.messages, st.payloadBytes, loop.stats.bytesRead - st.wireBytesAtStart,
                         st.established, st.failed, st.closedAfterOpen, st.subscriptions)
             }
             hist.add(h!)
             arrivalHist.add(ah!)
+            seqs.merge(loopSeqs!)
             quotes += snap.0
             messages += snap.1
             payload += snap.2
@@ -341,6 +468,7 @@ public final class BenchHarness: @unchecked Sendable {
         r.payloadBytesPerSecond = Double(payload) / secs
         r.wireBytesPerSecond = Double(wire) / secs
         r.expectedPerSecond = scenario.expectedQuotesPerSecond(subscriptions: r.subscriptions)
+        seqs.fill(&r, seconds: secs)
         r.latencyMicros = [
             "p50": hist.valueAtPercentile(50), "p90": hist.valueAtPercentile(90), "p99": hist.valueAtPercentile(99),
             "p99.9": hist.valueAtPercentile(99.9), "max": hist.max,
@@ -412,5 +540,67 @@ public final class BenchHarness: @unchecked Sendable {
                 st.subscriptions = 0
             }
         }
+    }
+}
+
+/// What the quotes' per-symbol `seq` tell about a measurement, merged over the harness's loops:
+/// how many updates the feed produced for each symbol during it (latest `seq` at the end minus
+/// latest at the start) and so how many quotes the subscriptions were owed, with the gaps and
+/// reorderings the connections saw.
+struct SequenceWindow {
+    var start: [UInt64]
+    var end: [UInt64]
+    var first: [UInt64]
+    var subscribers: [Int]
+    var missing: UInt64 = 0
+    var outOfOrder: UInt64 = 0
+    var unsubscribed: UInt64 = 0
+
+    init(universe: Int) {
+        start = Array(repeating: 0, count: universe)
+        end = start
+        first = start
+        subscribers = Array(repeating: 0, count: universe)
+    }
+
+    /// Adds another loop's view: the freshest `seq` at each end, the earliest in the window.
+    mutating func merge(_ o: SequenceWindow) {
+        for s in start.indices {
+            start[s] = max(start[s], o.start[s])
+            end[s] = max(end[s], o.end[s])
+            if o.first[s] > 0 && (first[s] == 0 || o.first[s] < first[s]) { first[s] = o.first[s] }
+            subscribers[s] += o.subscribers[s]
+        }
+        missing &+= o.missing
+        outOfOrder &+= o.outOfOrder
+        unsubscribed &+= o.unsubscribed
+    }
+
+    /// Updates of symbol `s` during the window. Without a quote of it before the window (a server
+    /// that sends no snapshot on subscribe, and no update since), the count starts at the first
+    /// one inside it.
+    func updates(_ s: Int) -> UInt64 {
+        guard end[s] > 0 else { return 0 }
+        if start[s] > 0 { return end[s] - min(start[s], end[s]) }
+        return first[s] > 0 ? end[s] - first[s] + 1 : 0
+    }
+
+    /// Fills the sequence figures of `r` (left nil when no quote carried a `seq`).
+    func fill(_ r: inout BenchResult, seconds: Double) {
+        r.missingQuotes = missing
+        r.outOfOrderQuotes = outOfOrder
+        r.unsubscribedQuotes = unsubscribed
+        guard end.contains(where: { $0 > 0 }), seconds > 0 else { return }
+        var feed: UInt64 = 0, owed: UInt64 = 0, subscribed = 0
+        for s in end.indices where subscribers[s] > 0 {
+            subscribed += 1
+            let u = updates(s)
+            feed &+= u
+            owed &+= u * UInt64(subscribers[s])
+        }
+        r.feedUpdatesPerSecond = Double(feed) / seconds
+        r.owedPerSecond = Double(owed) / seconds
+        let share = Double(r.scenario.feedRate) * Double(subscribed) / Double(max(1, end.count))
+        r.feedPace = share > 0 ? r.feedUpdatesPerSecond! / share : nil
     }
 }

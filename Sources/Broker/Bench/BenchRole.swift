@@ -152,27 +152,28 @@ public enum BenchRole {
                 report(r, label: label)
                 return r
             }
-            // S3: raise the feed until delivery falls behind (< 99% of expected) or p99 > 100 ms;
-            // the result is the highest delivered rate that kept within both.
+            // S3: raise the feed until delivery falls behind or p99 exceeds 100 ms (FeedRateSearch);
+            // the result is the highest delivered rate that kept within both. Falling behind: less
+            // than 99% of the quotes owed by this run's feed delivered, or the server's feed itself
+            // producing less than 99% of its rate.
             guard command != nil else { throw RoleError("S3 steps the server's feed rate: give --spawn CMD (with {rate})") }
             var best: BenchResult?
             var first: BenchResult?
-            var rate = ctx.argument("--rate").flatMap(Int.init) ?? 1_000
-            while rate <= 2_000_000 {
+            let search = FeedRateSearch(start: ctx.argument("--rate").flatMap(Int.init) ?? 250)
+            try search.run { rate in
                 var sc = s
                 sc.feedRate = rate
                 sc.warmupSeconds = min(s.warmupSeconds, 3)
                 sc.durationSeconds = min(s.durationSeconds, 10)
                 let r = try once(sc, command: command)
                 if first == nil { first = r }
-                report(r, label: "\(label) S3 step rate=\(rate)")
-                let ok = r.deliveryRatio >= 0.99 && (r.latencyMicros["p99"] ?? .max) <= 100_000
+                let ok = r.keptUp(p99Micros: 100_000)
+                report(r, label: "\(label) S3 step rate=\(rate): \(ok ? "kept up" : "fell behind")")
                 if ok, r.deliveredPerSecond > (best?.deliveredPerSecond ?? 0) { best = r }
-                if !ok { break }
-                rate *= 2
+                return ok
             }
             guard let b = best else {
-                print("S3 \(label): even the first step (feed \(ctx.argument("--rate") ?? "1000")/s) fell behind")
+                print("S3 \(label): no feed rate from \(search.start / 8)/s up kept p99 <= 100 ms with every quote delivered")
                 return first!
             }
             print("S3 \(label): highest delivered \(formatNumber(b.deliveredPerSecond, decimals: 0)) quotes/s at feed \(b.scenario.feedRate)/s, p99 \(formatNumber(Double(b.latencyMicros["p99"] ?? 0) / 1000, decimals: 2)) ms")

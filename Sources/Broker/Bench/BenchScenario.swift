@@ -59,3 +59,49 @@ public struct BenchScenario: Sendable, Equatable {
         Double(feedRate) / Double(universe) * Double(subscriptions)
     }
 }
+
+/// S3's search for the highest feed rate a server keeps up with: double the rate from `start`
+/// while trials pass (halve it while they fail, down to `start / 8`), then bisect the last
+/// passing and first failing rates `refinements` times while they are more than 1/8 apart.
+public struct FeedRateSearch {
+    /// First rate tried.
+    public var start: Int
+    /// Highest rate tried.
+    public var maxRate = 2_000_000
+    /// Bisection steps after the bracket is found.
+    public var refinements = 2
+
+    /// Creates a search from `start`.
+    public init(start: Int) { self.start = max(1, start) }
+
+    /// Runs `trial` (true: the rate passed) at the rates the search picks; returns them in order
+    /// with their outcomes.
+    public func run(_ trial: (Int) throws -> Bool) rethrows -> [(rate: Int, passed: Bool)] {
+        var tried: [(rate: Int, passed: Bool)] = []
+        var pass: Int?, fail: Int?
+        var rate = start
+        let floor = max(1, start / 8)
+        while true {
+            let ok = try trial(rate)
+            tried.append((rate, ok))
+            if ok {
+                pass = rate
+                if fail != nil || rate * 2 > maxRate { break }
+                rate *= 2
+            } else {
+                fail = rate
+                if pass != nil || rate / 2 < floor { break }
+                rate /= 2
+            }
+        }
+        var left = refinements
+        while left > 0, let p = pass, let f = fail, f - p > p / 8 {
+            left -= 1
+            let mid = (p + f) / 2
+            let ok = try trial(mid)
+            tried.append((mid, ok))
+            if ok { pass = mid } else { fail = mid }
+        }
+        return tried
+    }
+}

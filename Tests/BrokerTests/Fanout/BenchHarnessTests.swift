@@ -32,6 +32,12 @@ import Glibc
         // 2,000 updates/s over 100 symbols, 200 subscriptions: 4,000 quotes/s expected.
         #expect(r.expectedPerSecond == 4_000)
         #expect(r.deliveryRatio > 0.6 && r.deliveryRatio < 1.6, "\(r.table)")
+        // The quotes' seq: every quote arrived, in order, only for subscribed symbols, and the
+        // feed's own count (owed) is met - not only the configured rate's expectation.
+        #expect(r.missingQuotes == 0 && r.outOfOrderQuotes == 0 && r.unsubscribedQuotes == 0, "\(r.table)")
+        let owed = try #require(r.owedDeliveryRatio, "no seq figures: \(r.table)")
+        #expect(owed > 0.97 && owed < 1.03, "\(r.table)")
+        #expect((r.feedPace ?? 0) > 0.9 && (r.feedPace ?? 0) < 1.1, "\(r.table)")
         #expect(r.wireBytesPerSecond > 0 && r.payloadBytesPerSecond > 0)
         if deflate {
             #expect(r.wireBytesPerSecond < r.payloadBytesPerSecond, "compressed: \(r.table)")
@@ -45,6 +51,6 @@ import Glibc
         #expect(a50 > 0 && a50 <= p50 + 1)
         #expect((r.serverCPUSeconds ?? 0) > 0 && (r.serverRSSBytes ?? 0) > 0)
         #expect(r.table.contains("arrival ms") && r.json.contains("\"arrival_latency_us_p99\""))
-        #expect(r.json.contains("\"delivered_per_s\"") && !r.json.contains("\n"))
+        #expect(r.json.contains("\"delivered_per_s\"") && r.json.contains("\"missing\":0") && !r.json.contains("\n"))
     }
 }
