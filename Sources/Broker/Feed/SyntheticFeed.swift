@@ -55,18 +55,22 @@ public struct SyntheticQuoteGenerator {
 }
 
 /// Runs a `SyntheticQuoteGenerator` on a loop at `rate` updates/s and hands each 1 ms tick's
-/// quotes to `sink` as one batch.
+/// quotes to `sink` as one batch. Each quote's `ts` is the moment it was due (update m of the run at
+/// start + m/rate), not the tick that produced it: a tick delayed by a busy loop would otherwise
+/// stamp the quotes that piled up during the delay as new, hiding that delay from latency.
 public final class SyntheticFeed {
     private let loop: EventLoop
     private var generator: SyntheticQuoteGenerator
     private let rate: Double
     private let sink: ([Quote]) -> Void
-    private var carry = 0.0
-    private var lastTick: UInt64 = 0
+    private var startNanos: UInt64 = 0
     private var stopped = false
     private var batch: [Quote] = []
     /// Quotes generated so far.
     public private(set) var generated: UInt64 = 0
+    /// Quotes not generated because the loop stalled for more than 100 ms (the backlog is skipped
+    /// rather than sent as one burst).
+    public private(set) var skipped: UInt64 = 0
 
     /// Creates a feed; call `start()` on the loop's thread.
     public init(loop: EventLoop, symbolCount: Int, rate: Double, seed: UInt64 = 0x5EED, sink: @escaping ([Quote]) -> Void) {
@@ -78,7 +82,7 @@ public final class SyntheticFeed {
 
     /// Starts ticking.
     public func start() {
-        lastTick = Syscalls.monotonicNanos()
+        startNanos = Syscalls.monotonicNanos()
         schedule()
     }
 
@@ -92,16 +96,24 @@ public final class SyntheticFeed {
     private func tick() {
         guard !stopped else { return }
         let now = Syscalls.monotonicNanos()
-        let due = rate * Double(now &- lastTick) / 1e9 + carry
-        lastTick = now
-        var n = Int(due)
-        carry = due - Double(n)
-        // After a stall, do not burst more than 100 ms worth at once.
-        n = min(n, max(1, Int(rate / 10)))
+        let realNow = Syscalls.realtimeNanos()
+        let due = UInt64(rate * Double(now &- startNanos) / 1e9)
+        var n = Int(due &- generated &- skipped)
+        // After a stall, do not burst more than 100 ms worth at once: the oldest are skipped.
+        let cap = max(1, Int(rate / 10))
+        if n > cap {
+            skipped &+= UInt64(n - cap)
+            n = cap
+        }
         if n > 0 {
             batch.removeAll(keepingCapacity: true)
-            let ts = Syscalls.realtimeNanos()
-            for _ in 0..<n { batch.append(generator.next(ts: ts)) }
+            let nanosPerUpdate = 1e9 / rate
+            for k in 0..<n {
+                // Update number m (1-based) was due at start + m/rate; ts is that moment on the realtime clock.
+                let m = Double(due) - Double(n - 1 - k)
+                let dueAt = startNanos &+ UInt64(m * nanosPerUpdate)
+                batch.append(generator.next(ts: realNow &- (now &- min(dueAt, now))))
+            }
             generated &+= UInt64(n)
             sink(batch)
         }

@@ -132,17 +132,23 @@ final class SyntheticFeed: @unchecked Sendable {  // confined to `eventLoop`
             count = maxBurst
         }
         guard count > 0 else { return }
+        // Each update's ts is the moment it was due (update j at start + j/rate), as in the broker's
+        // own synthetic feed: a late tick must not stamp its backlog as new.
+        let realNow = Self.realtimeNanos()
+        let nanosPerUpdate = 1e9 / Double(self.rate)
         var batch: [QuoteUpdate] = []
         batch.reserveCapacity(count)
-        for _ in 0..<count {
-            batch.append(self.nextUpdate())
+        for k in 0..<count {
+            let dueAfter = Int64(Double(due - count + 1 + k) * nanosPerUpdate)
+            let late = max(0, elapsedNanos - dueAfter)
+            batch.append(self.nextUpdate(ts: realNow - UInt64(late)))
         }
         self.stats.updates += count
         self.deliver(batch)
     }
 
     /// One update of a uniformly drawn symbol: random-walk the price, bump `seq`, stamp `ts`, encode.
-    private func nextUpdate() -> QuoteUpdate {
+    private func nextUpdate(ts: UInt64) -> QuoteUpdate {
         let symbol = Int(self.rng.next() % UInt64(self.symbols.names.count))
         let step = Int(self.rng.next() % 11) - 5  // -0.05 ... +0.05
         let ltp = max(100, self.ltpCents[symbol] + step)  // floor at 1.00
@@ -152,7 +158,7 @@ final class SyntheticFeed: @unchecked Sendable {  // confined to `eventLoop`
         let json =
             "{\"type\":\"quote\",\"symbol\":\"\(self.symbols.names[symbol])\",\"ltp\":\(Self.price(ltp))"
             + ",\"bid\":\(Self.price(ltp - half)),\"ask\":\(Self.price(ltp + half))"
-            + ",\"ts\":\(Self.realtimeNanos()),\"seq\":\(self.seq[symbol])}"
+            + ",\"ts\":\(ts),\"seq\":\(self.seq[symbol])}"
         var buffer = self.allocator.buffer(capacity: json.utf8.count)
         buffer.writeString(json)
         return QuoteUpdate(symbol: symbol, frame: WebSocketFrame(fin: true, opcode: .text, data: buffer))
