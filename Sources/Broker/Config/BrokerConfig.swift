@@ -7,7 +7,7 @@ public import Wire
 public enum BrokerConfig {
     /// Keys shared by every role.
     public static let general: [ConfigKey] = [
-        .integer("general.loops", default: 0, bounds: 0...256,
+        .integer("general.loops", default: 0, bounds: 0...255,
                  doc: "Event loops (threads) per process; 0 = one per core."),
         .strings("symbols.files", default: ["Sources/Broker/Resources/nasdaq-listed.csv",
                                               "Sources/Broker/Resources/nse-equity-list.csv"],
@@ -64,6 +64,8 @@ public enum BrokerConfig {
         .strings("fanout.subprotocols", default: [], doc: "Subprotocols the server may select (empty = none)."),
         .integer("fanout.batch_interval_us", default: 0, bounds: 0...1_000_000,
                  doc: "Minimum time between deliveries to a connection's loop (0 = every loop iteration). Larger = fewer, bigger writes and higher latency."),
+        .bool("fanout.feed_thread", default: true,
+              doc: "Run the feed (Kafka consumer or synthetic) on a thread of its own, so a loop busy writing a hot symbol's burst does not hold back the next updates for the other loops; false: on the first loop."),
         .integer("fanout.batch_max_bytes", default: 64 * 1024, bounds: 512...16 * 1024 * 1024,
                  doc: "Largest 'quotes' batch frame; more quotes in one iteration are split."),
     ]
@@ -122,6 +124,8 @@ public struct FanoutSettings: Sendable {
     public var allowedOrigins: [String] = []
     public var subprotocols: [String] = []
     public var limits = FanoutLimits()
+    /// `fanout.feed_thread`: the role runs the feed on a loop of its own instead of the first one.
+    public var feedThread = true
     /// TLS for the listener (wss://), from `fanout.tls.*`; nil = plain TCP.
     public var tls: TLSServerContext?
 
@@ -156,6 +160,7 @@ public struct FanoutSettings: Sendable {
         limits.batchIntervalNanos = UInt64(c.int("fanout.batch_interval_us")) * 1_000
         limits.deflateLevel = c.int("fanout.deflate_level")
         limits.deflateFixedHuffman = c.string("fanout.deflate_coder") == "fixed_huffman"
+        feedThread = c.bool("fanout.feed_thread")
         do {
             tls = try TLSServerContext.make(config: c, table: "fanout.tls")
         } catch {

@@ -1,6 +1,7 @@
 // FanoutNode: the fanout role. One shard, one WebSocket server and one SO_REUSEPORT listener per
-// event loop; one feed (synthetic, in-process bus or Kafka) decoded and encoded once on loop 0
-// and distributed to every shard. /health and /metrics answer on the same port.
+// event loop; one feed (synthetic, in-process bus or Kafka) decoded and encoded once on the feed
+// loop (a thread of its own in the role, `fanout.feed_thread`; else loop 0) and distributed to every
+// shard. /health and /metrics answer on the same port.
 public import Wire
 public import Logging
 import WebSocket
@@ -61,7 +62,7 @@ final class FanoutNodeShard {
         lastSlow = shard.slowConsumersClosed
         metrics.add(m.conflated, shard.quotesConflated &- lastConflated)
         lastConflated = shard.quotesConflated
-        if index == 0, let sink = node.currentSink {
+        if index == 0, node.feedLoop === loop, let sink = node.currentSink {
             metrics.add(m.feedQuotes, sink.received &- lastFeed)
             lastFeed = sink.received
         }
@@ -152,17 +153,22 @@ public final class FanoutNode: @unchecked Sendable {
     /// The bound port.
     public private(set) var port = 0
 
-    /// Creates a node on `group` (already started).
-    public init(settings: FanoutSettings, symbols: SymbolUniverse, group: EventLoopGroup, logger: Logger) {
+    /// Creates a node on `group` (already started). The feed runs on `feedLoop` (started, not one
+    /// of `group`'s: every shard then gets each batch through its queue, none waits for another's
+    /// writes), or on the group's first loop when nil.
+    public init(settings: FanoutSettings, symbols: SymbolUniverse, group: EventLoopGroup, feedLoop: EventLoop? = nil,
+                logger: Logger) {
         self.settings = settings
         self.symbols = symbols
         self.group = group
+        self.feedLoop = feedLoop ?? group.loops[0]
         self.logger = logger
-        metrics = FanoutMetrics(loops: group.loops.count)
+        // One metrics shard per loop, plus one for a feed loop of its own.
+        metrics = FanoutMetrics(loops: group.loops.count + 1)
     }
 
     /// The loop that runs the feed (encoding happens there once).
-    public var feedLoop: EventLoop { group.loops[0] }
+    public let feedLoop: EventLoop
 
     /// Creates shards and listeners on every loop.
     /// - Throws: `IOError` when the port cannot be bound.
@@ -278,7 +284,22 @@ public final class FanoutNode: @unchecked Sendable {
         if let s = feedSink { return s }
         let s = QuoteFeedSink(symbols: symbols, distributor: distributor, loop: feedLoop)
         feedSink = s
+        if !group.loops.contains(where: { $0 === feedLoop }) {
+            // No shard runs on the feed's loop to publish its counter: the feed loop does.
+            publishFeedMetrics(metrics.registry.shard(group.loops.count))
+        }
         return s
+    }
+
+    private var lastFeedPublished: UInt64 = 0
+
+    /// Adds what the feed received since the last call to `fanout_feed_quotes_total` (feed loop, once a second).
+    private func publishFeedMetrics(_ shard: MetricsShard) {
+        if let s = feedSink {
+            shard.add(metrics.feedQuotes, s.received &- lastFeedPublished)
+            lastFeedPublished = s.received
+        }
+        feedLoop.schedule(afterNanos: 1_000_000_000) { [weak self] in self?.publishFeedMetrics(shard) }
     }
 
     // MARK: Shutdown
@@ -316,7 +337,10 @@ public final class FanoutNode: @unchecked Sendable {
         TerminationSignals.block()
         let group = try EventLoopGroup(count: ctx.config.int("general.loops"), name: "fanout", logger: ctx.logger)
         group.start()
-        let node = FanoutNode(settings: settings, symbols: symbols, group: group, logger: ctx.logger)
+        let feedGroup = settings.feedThread ? try EventLoopGroup(count: 1, name: "fanout-feed", logger: ctx.logger) : nil
+        feedGroup?.start()
+        let node = FanoutNode(settings: settings, symbols: symbols, group: group, feedLoop: feedGroup?.loops[0],
+                              logger: ctx.logger)
         try node.start()
         switch settings.feed {
         case "synthetic":
@@ -337,6 +361,8 @@ public final class FanoutNode: @unchecked Sendable {
             done.signal()
         }
         done.wait()
+        feedGroup?.stop()
+        feedGroup?.join()
         group.stop()
         group.join()
     }

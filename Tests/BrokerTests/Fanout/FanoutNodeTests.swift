@@ -9,6 +9,8 @@ import Glibc
 /// A fanout node on its own loops with the synthetic feed, for black-box tests over real sockets.
 final class FanoutRig {
     let group: EventLoopGroup
+    /// The feed's own loop (`fanout.feed_thread`, the role's default), nil when it runs on loop 0.
+    let feedGroup: EventLoopGroup?
     let node: FanoutNode
 
     init(rate: Int = 20_000, symbols: Int = 1_000, configure: (inout FanoutSettings) -> Void = { _ in }) throws {
@@ -18,8 +20,10 @@ final class FanoutRig {
         configure(&s)
         group = try EventLoopGroup(count: 2, name: "fanout-test")
         group.start()
+        feedGroup = s.feedThread ? try EventLoopGroup(count: 1, name: "fanout-test-feed") : nil
+        feedGroup?.start()
         node = FanoutNode(settings: s, symbols: SymbolUniverse.generated(count: symbols), group: group,
-                          logger: Logger(label: "test"))
+                          feedLoop: feedGroup?.loops[0], logger: Logger(label: "test"))
         try node.start()
         if rate > 0 { try node.startSyntheticFeed(rate: rate, symbolCount: symbols) }
     }
@@ -33,6 +37,8 @@ final class FanoutRig {
     }
 
     deinit {
+        feedGroup?.stop()
+        feedGroup?.join()
         group.stop()
         group.join()
     }
@@ -44,6 +50,13 @@ final class FanoutRig {
         let r = try rig.check("basic")
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.hasPrefix("OK"))
+    }
+
+    @Test func feedOnTheFirstLoopServesTheSameProtocol() throws {
+        let rig = try FanoutRig { $0.feedThread = false }
+        #expect(rig.node.feedLoop === rig.group.loops[0])
+        let r = try rig.check("basic")
+        #expect(r.status == 0, "\(r.output)")
     }
 
     @Test func permessageDeflateClientGetsTheSameProtocol() throws {
