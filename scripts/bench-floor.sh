@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .build/bench
 cc -O2 -Wall -Wextra -pthread -o .build/bench/floor Benchmarks/LoopbackFloor/floor.c
-for n in "${@:-960 9600}"; do
+for n in ${@:-960 9600}; do
     for threads in "1 1" "2 2"; do
         echo "### $n connections, writers/readers $threads  $(date -u +%H:%M:%S)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
         .build/bench/floor "$n" 30 120 $threads
