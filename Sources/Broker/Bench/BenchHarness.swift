@@ -182,13 +182,16 @@ public struct BenchResult: Sendable {
     /// Quotes of symbols the connection had not subscribed to (never expected).
     public var unsubscribedQuotes: UInt64 = 0
 
-    /// S3's test of a step: p99 within `p99Micros`, at least 99% of the owed quotes delivered and
-    /// the server's feed at 99% of its rate or more (by the configured rate when the server's
-    /// quotes carry no `seq`).
+    /// S3's test of a step: p99 within `p99Micros`, at most 1% of the quotes lost (seq gaps), and
+    /// the feed's progress as the clients saw it at 99% of its rate or more: a server falling
+    /// behind shows as `seq` advancing slower than the feed. (The owed ratio is not used: one
+    /// 9,600-write burst straddling the end of a 10 s window at a low rate moves it by ~2%.)
+    /// Without `seq`, delivered >= 99% of the configured rate's expectation.
     public func keptUp(p99Micros: UInt64) -> Bool {
         guard (latencyMicros["p99"] ?? .max) <= p99Micros else { return false }
-        guard let owed = owedDeliveryRatio, let pace = feedPace else { return deliveryRatio >= 0.99 }
-        return owed >= 0.99 && pace >= 0.99
+        guard let pace = feedPace else { return deliveryRatio >= 0.99 }
+        let delivered = deliveredPerSecond * seconds
+        return pace >= 0.99 && Double(missingQuotes) <= 0.01 * delivered
     }
 
     /// Delivered / owed (nil without sequence numbers).

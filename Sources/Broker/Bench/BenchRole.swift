@@ -154,9 +154,9 @@ public enum BenchRole {
                 return (r, true)
             }
             // S3: raise the feed until delivery falls behind or p99 exceeds 100 ms (FeedRateSearch);
-            // the result is the highest delivered rate that kept within both. Falling behind: less
-            // than 99% of the quotes owed by this run's feed delivered, or the server's feed itself
-            // producing less than 99% of its rate. `--p99-limit-ms 0` drops the latency bound: the
+            // the result is the highest delivered rate that kept within both. Falling behind: more
+            // than 1% of the quotes missing, or `seq` advancing at less than 99% of the feed's rate
+            // as the clients see it (BenchResult.keptUp). `--p99-limit-ms 0` drops the latency bound: the
             // search then finds the rate each server can carry at all (its capacity).
             guard command != nil else { throw RoleError("S3 steps the server's feed rate: give --spawn CMD (with {rate})") }
             let limitText = ctx.argument("--p99-limit-ms") ?? "100"
@@ -164,7 +164,7 @@ public enum BenchRole {
                 throw RoleError("--p99-limit-ms needs a non-negative integer, found '\(limitText)'")
             }
             let p99Limit = limitMs == 0 ? UInt64.max : limitMs * 1_000
-            let bound = (limitMs == 0 ? "" : "p99 <= \(limitMs) ms and ") + ">= 99% of the owed quotes delivered"
+            let bound = (limitMs == 0 ? "" : "p99 <= \(limitMs) ms, ") + "<= 1% missing, feed seen at >= 99% of its rate"
             var best: BenchResult?
             var first: BenchResult?
             let search = FeedRateSearch(start: ctx.argument("--rate").flatMap(Int.init) ?? 250)
