@@ -8,32 +8,50 @@ import Glibc
 #endif
 
 @Suite struct SyntheticFeedTests {
-    @Test func quotesCarryTheirDueTimeAcrossAStalledLoop() throws {
-        let group = try EventLoopGroup(count: 1, name: "feed-test")
-        group.start()
-        defer {
+    /// A feed at 1,000 updates/s on a loop of its own, each batch handed to `sink` on that loop.
+    final class Rig {
+        let group: EventLoopGroup
+        var loop: EventLoop { group.loops[0] }
+        nonisolated(unsafe) var feed: SyntheticFeed?
+
+        init(sink: @escaping ([Quote]) -> Void) throws {
+            group = try EventLoopGroup(count: 1, name: "feed-test")
+            group.start()
+            let loop = group.loops[0]
+            nonisolated(unsafe) var made: SyntheticFeed?
+            try loop.submitAndWait {
+                made = SyntheticFeed(loop: loop, symbolCount: 50, rate: 1_000, sink: sink)
+                made!.start()
+            }
+            feed = made
+        }
+
+        /// Stops the feed; its counters (generated, skipped).
+        func stop() throws -> (UInt64, UInt64) {
+            nonisolated(unsafe) let f = feed!
+            return try loop.submitAndWait { () -> (UInt64, UInt64) in
+                f.stop()
+                return (f.generated, f.skipped)
+            }
+        }
+
+        deinit {
             group.stop()
             group.join()
         }
-        let loop = group.loops[0]
+    }
+
+    @Test func quotesCarryTheirDueTimeAcrossAStalledLoop() throws {
         nonisolated(unsafe) var batches: [(readAt: UInt64, ts: [UInt64])] = []
-        nonisolated(unsafe) var feed: SyntheticFeed?
-        try loop.submitAndWait {
-            let f = SyntheticFeed(loop: loop, symbolCount: 50, rate: 1_000) { quotes in
-                batches.append((Syscalls.realtimeNanos(), quotes.map(\.ts)))
-            }
-            f.start()
-            feed = f
-        }
+        let rig = try Rig { quotes in batches.append((Syscalls.realtimeNanos(), quotes.map(\.ts))) }
+        let loop = rig.loop
         usleep(50_000)
         // Block the loop for 60 ms: the ~60 updates due meanwhile come in the first tick after it.
         let stallStart = Syscalls.realtimeNanos()
         try loop.submitAndWait { usleep(60_000) }
         usleep(50_000)
-        let (all, generated, skipped) = try loop.submitAndWait { () -> ([(readAt: UInt64, ts: [UInt64])], UInt64, UInt64) in
-            feed!.stop()
-            return (batches, feed!.generated, feed!.skipped)
-        }
+        let (generated, skipped) = try rig.stop()
+        let all = try loop.submitAndWait { batches }
         #expect(skipped == 0)  // a 60 ms stall is under the 100 ms cap
         #expect(generated == UInt64(all.reduce(0) { $0 + $1.ts.count }))
         // Every quote's ts is at or before the tick that sent it, and never decreases.
@@ -51,29 +69,15 @@ import Glibc
     }
 
     @Test func aStallBeyondTheCapSkipsTheOldestUpdates() throws {
-        let group = try EventLoopGroup(count: 1, name: "feed-test")
-        group.start()
-        defer {
-            group.stop()
-            group.join()
-        }
-        let loop = group.loops[0]
-        nonisolated(unsafe) var feed: SyntheticFeed?
         nonisolated(unsafe) var sizes: [Int] = []
-        try loop.submitAndWait {
-            let f = SyntheticFeed(loop: loop, symbolCount: 50, rate: 1_000) { sizes.append($0.count) }
-            f.start()
-            feed = f
-        }
+        let rig = try Rig { sizes.append($0.count) }
         usleep(20_000)
-        try loop.submitAndWait { usleep(300_000) }
+        try rig.loop.submitAndWait { usleep(300_000) }
         usleep(20_000)
-        let (generated, skipped) = try loop.submitAndWait { () -> (UInt64, UInt64) in
-            feed!.stop()
-            return (feed!.generated, feed!.skipped)
-        }
+        let (generated, skipped) = try rig.stop()
+        let maxBatch = try rig.loop.submitAndWait { sizes.max() }
         // ~300 due during the stall, at most 100 (100 ms worth) sent: ~200 skipped.
-        #expect(sizes.max() == 100)
+        #expect(maxBatch == 100)
         #expect(skipped >= 150 && skipped <= 500, "skipped \(skipped)")
         #expect(generated + skipped >= 320 && generated + skipped <= 600, "due \(generated + skipped)")
     }
