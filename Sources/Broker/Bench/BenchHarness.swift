@@ -4,7 +4,7 @@
 // latency (receive time - ts) in an HDR histogram; with the server's pid it also reads the
 // server's CPU seconds and RSS from /proc. Per-loop state is share-nothing; the controller
 // thread collects it with one task per loop.
-public import Wire
+import Wire
 public import Logging
 import WebSocket
 import Histogram
@@ -373,7 +373,7 @@ public final class BenchHarness: @unchecked Sendable {
         for (i, loop) in group.loops.enumerated() {
             let st = states[i]
             let mine = stride(from: i, to: subs.count, by: L).map { subs[$0] }
-            nonisolated(unsafe) let me = self
+            let me = self
             try loop.submitAndWait {
                 st.symbolIndex = symbolIndex
                 st.latestSeq = Array(repeating: 0, count: scenario.universe)
@@ -507,7 +507,7 @@ public final class BenchHarness: @unchecked Sendable {
             }
         }
         if st.nextConnect < st.pendingConnects.count {
-            nonisolated(unsafe) let me = self
+            let me = self
             loop.schedule(afterNanos: 10_000_000) { me.rampTick(loop: loop, state: st, perTick: perTick, config: config) }
         }
     }

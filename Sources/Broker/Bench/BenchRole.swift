@@ -2,7 +2,7 @@
 // itself (--spawn CMD, with {port} {rate} {symbols} substituted) so it can read its CPU and RSS,
 // step the feed for S3, and compare against a baseline server (--baseline-spawn CMD) in the
 // same run, printing the ratios.
-public import Wire
+import Wire
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -168,7 +168,7 @@ public enum BenchRole {
             var best: BenchResult?
             var first: BenchResult?
             let search = FeedRateSearch(start: ctx.argument("--rate").flatMap(Int.init) ?? 250)
-            try search.run { rate in
+            _ = try search.run { rate in
                 var sc = s
                 sc.feedRate = rate
                 sc.warmupSeconds = min(s.warmupSeconds, 3)

@@ -2,7 +2,7 @@
 // 35=8 and 35=D, in messages per CPU second, beside QuickFIX C++ parsing the very same bytes
 // (Tests/interop/quickfix/qf_parse_bench, built by scripts/quickfix-peers.sh) in the same run.
 // Allocation counts per message are gated by the microbenchmarks (Benchmarks/Micro).
-public import Wire
+import Wire
 import FIX
 #if canImport(Glibc)
 import Glibc

@@ -14,7 +14,7 @@
 //   broker bench --orders 50000 [--connections 48] [--users 64] [--storage postgres|journal] [--json]
 //                [--set postgres.conninfo=...]
 import Logging
-public import Wire
+import Wire
 import WebSocket
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
 // QuoteEncoder: turns a Quote into a QuoteUpdate (ready frame + batch element) once, in arena
 // blocks, so that encoding costs one small memcpy per quote and one malloc per 32 KiB.
-public import Wire
+import Wire
 import WebSocket
 
 /// Encodes quotes for fanout. One per producing thread (it owns an arena).

@@ -33,7 +33,7 @@ public enum KafkaQuoteFeed {
     /// configuration names a group).
     public static func attach(node: FanoutNode, configuration conf: KafkaConsumerConfiguration, topic: String,
                               partitions: [Int32]?, logger: Logger) throws -> KafkaConsumer {
-        nonisolated(unsafe) let n = node
+        let n = node
         return try node.feedLoop.submitAndWait { () throws -> KafkaConsumer in
             let consumer = try KafkaConsumer(configuration: conf, logger: logger)
             if conf.groupID != nil && partitions == nil {

@@ -6,7 +6,7 @@
 // ledger event so the event log explains every unit of cash).
 import Logging
 public import Wire
-public import WebSocket
+import WebSocket
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -8,7 +8,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Wire
+import Wire
 
 /// When the journal calls fsync.
 public enum JournalFsyncPolicy: String, Sendable {

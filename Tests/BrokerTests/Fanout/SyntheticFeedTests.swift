@@ -48,7 +48,7 @@ import Glibc
         usleep(50_000)
         // Block the loop for 60 ms: the ~60 updates due meanwhile come in the first tick after it.
         let stallStart = Syscalls.realtimeNanos()
-        try loop.submitAndWait { usleep(60_000) }
+        try loop.submitAndWait { _ = usleep(60_000) }
         usleep(50_000)
         let (generated, skipped) = try rig.stop()
         let all = try loop.submitAndWait { batches }
@@ -72,7 +72,7 @@ import Glibc
         nonisolated(unsafe) var sizes: [Int] = []
         let rig = try Rig { sizes.append($0.count) }
         usleep(20_000)
-        try rig.loop.submitAndWait { usleep(300_000) }
+        try rig.loop.submitAndWait { _ = usleep(300_000) }
         usleep(20_000)
         let (generated, skipped) = try rig.stop()
         let maxBatch = try rig.loop.submitAndWait { sizes.max() }
