@@ -26,6 +26,8 @@ final class PipelineRig {
     private(set) var store: RedisQuoteStore?
     private(set) var publisher: KafkaQuotePublisher?
     private(set) var nodes: [FanoutNode] = []
+    /// Each node's feed loop, a thread of its own as in the fanout role (`fanout.feed_thread`).
+    private var feedGroups: [EventLoopGroup] = []
     private var consumers: [KafkaConsumer] = []
     let topic = "market.quotes"
     let partitions = 4
@@ -81,7 +83,11 @@ final class PipelineRig {
         s.port = 0
         let group = try EventLoopGroup(count: 2, name: "pipeline-fanout")
         group.start()
-        let node = FanoutNode(settings: s, symbols: symbols, group: group, logger: Self.logger)
+        let feedGroup = try EventLoopGroup(count: 1, name: "pipeline-feed")
+        feedGroup.start()
+        feedGroups.append(feedGroup)
+        let node = FanoutNode(settings: s, symbols: symbols, group: group, feedLoop: feedGroup.loops[0],
+                              logger: Self.logger)
         try node.start()
         let consumerProperties = kafkaProperties.merging(["fetch.wait.max.ms": "10"]) { a, _ in a }
         let conf = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers,
@@ -169,6 +175,11 @@ final class PipelineRig {
             n.group.stop()
             n.group.join()
         }
+        for g in feedGroups {
+            g.stop()
+            g.join()
+        }
+        feedGroups.removeAll()
         consumers.removeAll()
         nodes.removeAll()
         try? ingestLoop.submitAndWait {
