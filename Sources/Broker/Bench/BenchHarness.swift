@@ -1,9 +1,10 @@
 // BenchHarness: the bundled load harness (`broker bench`). It opens N WebSocket connections with
 // the project's own client on its own event loops, subscribes each to K Zipf-chosen symbols,
 // and measures delivered quotes/s (counting quotes inside batches), wire and payload bytes/s and
-// latency (receive time - ts) in an HDR histogram; with the server's pid it also reads the
-// server's CPU seconds and RSS from /proc. Per-loop state is share-nothing; the controller
-// thread collects it with one task per loop.
+// latency (receive time - ts) in an HDR histogram; from each quote's per-symbol `seq`, the quotes a
+// connection never got and how many the feed owed the subscriptions (SequenceWindow); with the
+// server's pid it also reads the server's CPU seconds and RSS from /proc. Per-loop state is
+// share-nothing; the controller thread collects it with one task per loop.
 import Wire
 public import Logging
 import WebSocket
