@@ -54,7 +54,6 @@ final class BenchLoopState {
 final class BenchClient: WebSocketHandler {
     unowned let state: BenchLoopState
     let subscribe: ByteBuffer
-    let symbolCount: Int
     /// This connection's symbols (universe indices; -1 outside the universe) and the last `seq`
     /// it received of each: a quote more than one ahead means quotes it never got.
     var symbols: [Int32]
@@ -64,7 +63,6 @@ final class BenchClient: WebSocketHandler {
 
     init(state: BenchLoopState, symbols: [String]) {
         self.state = state
-        symbolCount = symbols.count
         self.symbols = symbols.map { state.symbolIndex[QuoteScanner.symbolHash($0)] ?? -1 }
         lastSeq = Array(repeating: 0, count: symbols.count)
         subscribe = JSONValue.object([("action", .string("subscribe")), ("symbols", .array(symbols.map { .string($0) }))])
@@ -75,7 +73,7 @@ final class BenchClient: WebSocketHandler {
         open = true
         ws.tcp.receiveTimestamps = true
         state.established += 1
-        state.subscriptions += symbolCount
+        state.subscriptions += symbols.count
         _ = ws.send(.text, payload: subscribe)
     }
 
@@ -134,7 +132,7 @@ final class BenchClient: WebSocketHandler {
     func webSocketDidClose(_ ws: WebSocketConnection, code: WebSocketCloseCode, reason: String) {
         if open {
             state.closedAfterOpen += 1
-            state.subscriptions -= symbolCount
+            state.subscriptions -= symbols.count
         } else {
             state.failed += 1
         }

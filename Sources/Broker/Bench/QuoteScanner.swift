@@ -17,10 +17,15 @@ public struct ScannedQuote: Equatable, Sendable {
 public enum QuoteScanner {
     /// FNV-1a of a symbol name's bytes: the key the harness looks symbols up by.
     public static func symbolHash(_ name: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var h = fnvOffset
+        for b in name.utf8 { fnv(&h, b) }
         return h
     }
+
+    private static let fnvOffset: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    @inline(__always)
+    private static func fnv(_ h: inout UInt64, _ byte: UInt8) { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
 
     private static func number(_ p: UnsafeRawBufferPointer, from start: Int) -> (UInt64, Int) {
         var j = start
@@ -64,10 +69,10 @@ public enum QuoteScanner {
                 } else if i + 9 < n && p[i + 1] == 0x73 && p[i + 2] == 0x79 && p[i + 3] == 0x6D && p[i + 4] == 0x62
                     && p[i + 5] == 0x6F && p[i + 6] == 0x6C && p[i + 7] == 0x22 && p[i + 8] == 0x3A && p[i + 9] == 0x22
                 {  // "symbol":"
-                    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                    var h = fnvOffset
                     var j = i + 10
                     while j < n && p[j] != 0x22 {
-                        h = (h ^ UInt64(p[j])) &* 0x100_0000_01b3
+                        fnv(&h, p[j])
                         j += 1
                     }
                     q.symbolHash = h
